@@ -1,0 +1,128 @@
+"""Small shared helpers: device choice, seeding, input validation, atomic writes.
+
+Nothing here knows about audio, models or experiments; every other module may import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Return a torch device; ``"auto"`` (or None) picks CUDA when present, else the CPU."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} was asked for but CUDA is not available; use device='auto'")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) for notebooks and the CLI.
+
+    Library code never calls this: it takes ``random_state`` / ``seed`` arguments instead.
+    """
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (notebooks and the CLI seed the legacy global RNG on purpose)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def as_float_tensor(x: Any, name: str, *, ndim: int | None = 2, min_rows: int = 1, device=None) -> torch.Tensor:
+    """Convert ``x`` to a float tensor (float64 stays float64, other numbers become float32), checking shape and
+    finiteness; errors name the argument."""
+    if isinstance(x, torch.Tensor):
+        t = x
+        if not t.is_floating_point():
+            t = t.float()
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # pragma: no cover - numpy raises many kinds
+            raise ValueError(f"{name}: expected an array of numbers, got {type(x).__name__}") from exc
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
+        keep = arr.dtype in (np.float64, np.float32)
+        t = torch.as_tensor(arr if keep else arr.astype(np.float32))
+    if ndim is not None and t.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(t.shape)}")
+    if t.ndim >= 1 and t.shape[0] < min_rows:
+        raise ValueError(f"{name}: expected at least {min_rows} row(s), got {t.shape[0]}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: contains NaN or Inf")
+    if device is not None:
+        t = t.to(device)
+    return t
+
+
+def check_positive(value: float, name: str, *, strict: bool = True) -> float:
+    """Raise ValueError naming ``name`` unless ``value`` is a finite number > 0 (>= 0 if not strict)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a number, got {value!r}") from exc
+    if not np.isfinite(v) or (v <= 0 if strict else v < 0):
+        raise ValueError(f"{name}: expected a finite number {'>' if strict else '>='} 0, got {value!r}")
+    return v
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write a UTF-8 text file."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` as indented JSON (NumPy scalars and arrays converted)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, torch.Tensor):
+        return o.detach().cpu().tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
+    """Save a matplotlib figure atomically (PNG by the suffix of ``path``)."""
+    import io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", **kwargs)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,146 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import KernelDensity
+
+from adskit.kde import (
+    BandwidthWarning,
+    bu_weights,
+    gaussian_kde,
+    gram_diagnostics,
+    gram_matrix,
+    log_gaussian_kde,
+    median_heuristic,
+)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (7, 2), (64, 3), (200, 16), (128, 640)])
+@pytest.mark.parametrize("scale", [0.3, 1.0, 5.0])
+def test_kde_matches_sklearn_up_to_constant(shape, scale):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(size=shape) * scale + 3.0
+    B, D = shape
+    h = scale * math.sqrt(D) * 0.7
+    ours = log_gaussian_kde(x, h)
+    ref = KernelDensity(kernel="gaussian", bandwidth=h).fit(x).score_samples(x)
+    np.testing.assert_allclose(ours, ref + 0.5 * D * math.log(2 * math.pi * h * h), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.log(gaussian_kde(x, h)), ours, atol=1e-10)
+
+
+def test_kde_torch_in_torch_out_and_bounds():
+    x = torch.randn(50, 4)
+    p = gaussian_kde(x, 0.5)
+    assert isinstance(p, torch.Tensor) and p.shape == (50,)
+    assert (p >= 1 / 50 - 1e-12).all() and (p <= 1 + 1e-12).all()
+
+
+def test_large_dimension_far_from_origin_is_stable():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(64, 2048)) + 1e3).astype(np.float32)
+    h = 40.0
+    ours = log_gaussian_kde(x, h)
+    ref = KernelDensity(bandwidth=h).fit(x.astype(np.float64)).score_samples(x.astype(np.float64))
+    np.testing.assert_allclose(ours, ref + 1024 * math.log(2 * math.pi * h * h), atol=1e-4)
+
+
+def test_weights_sum_to_one_and_order_inversely_to_density():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 0.3, (90, 2)), rng.normal(4, 0.3, (10, 2))])
+    p = gaussian_kde(x, 0.5)
+    w = bu_weights(x, 0.5)
+    assert abs(w.sum() - 1) < 1e-12
+    order_p = np.argsort(p)
+    assert np.all(np.diff(w[order_p]) <= 1e-15)  # higher density -> lower weight
+    assert w[90:].mean() > 3 * w[:90].mean()
+
+
+def test_weights_without_gradient_and_dtype_device():
+    x = torch.randn(32, 3, requires_grad=True)
+    w = bu_weights(x, 1.0)
+    assert not w.requires_grad and w.dtype == x.dtype and w.device == x.device
+
+
+def test_standardize_matches_manual():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 5)) * np.array([1, 10, 100, 0.1, 1]) + 7
+    mean, std = x.mean(0), x.std(0)
+    w1 = bu_weights(x, 1.5, standardize=(mean, std))
+    w2 = bu_weights((x - mean) / std, 1.5)
+    np.testing.assert_allclose(w1, w2, atol=1e-12)
+    from sklearn.preprocessing import StandardScaler
+
+    w3 = bu_weights(x, 1.5, standardize=StandardScaler().fit(x))
+    np.testing.assert_allclose(w1, w3, atol=1e-12)
+
+
+def test_eps_flattens_weights_to_uniform():
+    x = np.random.default_rng(3).normal(size=(30, 2))
+    w = bu_weights(x, 0.5, eps=1e6, warn=False)
+    np.testing.assert_allclose(w, np.full(30, 1 / 30), atol=1e-6)
+
+
+def test_gram_diagnostics_identify_both_failure_modes():
+    x = np.random.default_rng(4).uniform(-2, 2, (300, 2))
+    assert gram_diagnostics(x, 1e-3).status == "identity"
+    assert gram_diagnostics(x, 100.0).status == "ill-conditioned"
+    d = gram_diagnostics(x, 0.3)
+    assert d.status == "ok" and 0.01 <= d.mean_offdiag <= 0.5 and d.weight_ratio > 1
+    K = gram_matrix(x, 0.3).numpy()
+    off = (K.sum() - 300) / (300 * 299)
+    assert abs(off - d.mean_offdiag) < 1e-12
+    assert d.condition_number == pytest.approx(np.linalg.cond(K), rel=1e-3)
+
+
+def test_warning_when_weights_degenerate():
+    x = np.random.default_rng(5).uniform(-2, 2, (100, 2))
+    with pytest.warns(BandwidthWarning, match="nearly uniform"):
+        bu_weights(x, 1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bu_weights(x, 0.3)
+
+
+def test_median_heuristic_value():
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])  # distances 5, 5, 10 -> median 5
+    assert median_heuristic(x) == pytest.approx(5 / math.sqrt(2))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"h": 0.0}, "h"),
+        ({"h": -1.0}, "h"),
+        ({"h": float("nan")}, "h"),
+        ({"h": 1.0, "eps": -1e-3}, "eps"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bu_weights(np.zeros((4, 2)), **kwargs)
+
+
+def test_bad_batches():
+    with pytest.raises(ValueError, match="x: a KDE needs a mini-batch of at least 2"):
+        gaussian_kde(np.zeros((1, 3)), 1.0)
+    with pytest.raises(ValueError, match="x: contains NaN or Inf"):
+        gaussian_kde(np.array([[0.0], [np.nan]]), 1.0)
+    with pytest.raises(ValueError, match="x: contains NaN or Inf"):
+        bu_weights(np.array([[0.0], [np.inf]]), 1.0)
+    with pytest.raises(ValueError, match="x: expected a 2-D array"):
+        gaussian_kde(np.zeros(5), 1.0)
+    with pytest.raises(ValueError, match="standardize"):
+        bu_weights(np.zeros((4, 2)), 1.0, standardize=(np.zeros(3), np.ones(3)))
+
+
+def test_same_input_same_numbers():
+    x = np.random.default_rng(6).normal(size=(50, 3))
+    np.testing.assert_array_equal(bu_weights(x, 0.7), bu_weights(x, 0.7))
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    x = torch.randn(100, 8)
+    np.testing.assert_allclose(bu_weights(x.cuda(), 1.0).cpu().numpy(), bu_weights(x, 1.0).numpy(), rtol=1e-5)

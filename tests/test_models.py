@@ -1,0 +1,60 @@
+import math
+
+import pytest
+import torch
+
+from adskit.models import Autoencoder
+
+
+def test_same_seed_same_parameters_different_seed_different():
+    a, b, c = (Autoencoder(10, (8, 8), 3, seed=s) for s in (0, 0, 1))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
+
+
+def test_glorot_bounds_and_zero_bias():
+    ae = Autoencoder(640, (128,), 8, seed=0)
+    lin = ae.encoder[0]
+    bound = math.sqrt(6 / (640 + 128))
+    assert lin.weight.abs().max() <= bound and lin.weight.abs().max() > 0.9 * bound
+    assert torch.all(lin.bias == 0)
+    assert abs(float(lin.weight.var()) - bound**2 / 3) < 0.1 * bound**2 / 3
+
+
+def test_dcase_shape_and_batchnorm():
+    ae = Autoencoder(640, (128, 128, 128, 128), 8, batchnorm=True, seed=0)
+    n_lin = sum(isinstance(m, torch.nn.Linear) for m in ae.modules())
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm1d) for m in ae.modules())
+    assert n_lin == 10 and n_bn == 9
+    assert ae(torch.randn(4, 640)).shape == (4, 640)
+
+
+def test_sigmoid_2d_architecture():
+    ae = Autoencoder(2, (64,), 2, decoder_hidden=(64,), activation="sigmoid", seed=0)
+    sizes = [m.out_features for m in ae.modules() if isinstance(m, torch.nn.Linear)]
+    assert sizes == [64, 2, 64, 2]
+    assert isinstance(ae.decoder[-1], torch.nn.Linear)
+
+
+def test_seeding_does_not_touch_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    Autoencoder(5, (4,), 2, seed=7)
+    assert torch.equal(torch.rand(1), expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"input_dim": 0}, "input_dim"),
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"activation": "gelu2"}, "activation"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    base = {"input_dim": 4, "hidden": (3,), "latent_dim": 2}
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        Autoencoder(**base)

@@ -41,9 +41,14 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def as_float_tensor(x: Any, name: str, *, ndim: int | None = 2, min_rows: int = 1, device=None) -> torch.Tensor:
-    """Convert ``x`` to a float tensor (float64 stays float64, other numbers become float32), checking shape and
-    finiteness; errors name the argument."""
+def as_float_tensor(
+    x: Any, name: str, *, ndim: int | None = 2, min_rows: int = 1, device=None, keep_float64: bool = False
+) -> torch.Tensor:
+    """Convert ``x`` to a float tensor, checking shape and finiteness; errors name the argument.
+
+    NumPy input becomes float32 (what the models use) unless ``keep_float64`` and it is float64 already;
+    tensors keep their floating dtype.
+    """
     if isinstance(x, torch.Tensor):
         t = x
         if not t.is_floating_point():
@@ -55,7 +60,7 @@ def as_float_tensor(x: Any, name: str, *, ndim: int | None = 2, min_rows: int = 
             raise ValueError(f"{name}: expected an array of numbers, got {type(x).__name__}") from exc
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise ValueError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
-        keep = arr.dtype in (np.float64, np.float32)
+        keep = arr.dtype == np.float32 or (keep_float64 and arr.dtype == np.float64)
         t = torch.as_tensor(arr if keep else arr.astype(np.float32))
     if ndim is not None and t.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(t.shape)}")

@@ -51,7 +51,7 @@ class BandwidthWarning(UserWarning):
 
 def _check_batch(x: Any, name: str = "x") -> tuple[torch.Tensor, bool]:
     is_numpy = not isinstance(x, torch.Tensor)
-    t = as_float_tensor(x, name, ndim=2, min_rows=1)
+    t = as_float_tensor(x, name, ndim=2, min_rows=1, keep_float64=True)
     if t.shape[0] < 2:
         raise ValueError(f"{name}: a KDE needs a mini-batch of at least 2 samples, got shape {tuple(t.shape)}")
     return t, is_numpy

@@ -16,3 +16,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory):
+    """A data folder for the session (ADSKIT_DATA), so tests never write into the user's cache."""
+    return tmp_path_factory.mktemp("adskit-data")

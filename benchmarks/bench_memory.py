@@ -1,0 +1,149 @@
+"""Peak memory of training an autoencoder over a folder of clips through the feature cache and FrameSampler.
+
+Target (issue 3): peak resident memory <= the feature cache's size on disk + 1 GiB, i.e. the kit never needs
+all frames of a data set in memory at once (DCASE 2020 baseline issue 2: out of memory on 8 GB).
+
+The measurement runs in a fresh subprocess (``python bench_memory.py --child ...``) so the high-water mark
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) counts only the measured pipeline: imports, building the
+feature cache of every clip (DCASE 2020 front end: 128 mels, 5 frames, 640 dims), then a plain torch training
+loop of a small ``adskit.models.Autoencoder`` (RE cost, AMSGrad) over FrameSampler batches.
+``adskit.detectors.AEDetector`` is not used: its ``fit(X)`` takes an in-memory array, and the point here
+is not to make one.
+
+Clips come from the synthetic generator (``adskit.audio.synth.generate_clip``), written as WAV files to a
+temporary folder: full run 1,000 clips of 10 s (one DCASE 2020 machine type's worth of training data),
+quick run 200 clips of 2 s.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+
+def _make_clips(folder: Path, n_clips: int, duration: float) -> None:
+    from adskit.audio.io import save_audio
+    from adskit.audio.synth import MACHINES, generate_clip
+
+    machines = sorted(MACHINES)
+    for i in range(n_clips):
+        machine = machines[i % len(machines)]
+        y, _ = generate_clip(machine, "normal", rng=[0, i], duration=duration)
+        save_audio(folder / machine / "train" / f"normal_id_00_{i:08d}.wav", y, 16000)
+
+
+def _child(root: str, cache_dir: str, n_steps: int, batch_size: int) -> dict:
+    """The measured process: cache every clip, then train; report the RSS high-water marks (MiB)."""
+    import resource
+    import time
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+    import torch
+
+    from adskit.audio.datasets import FeatureCache, FolderDataset, FrameSampler, dataset_stats
+    from adskit.audio.features import FeatureConfig
+    from adskit.losses import anomaly_score, re_loss
+    from adskit.models import Autoencoder
+
+    torch.set_num_threads(1)
+    after_import = peak_mib()
+    t0 = time.perf_counter()
+    ds = FolderDataset(root)
+    cfg = FeatureConfig.preset("dcase2020")
+    cache = FeatureCache(cache_dir, cfg, device="cpu")
+    report = cache.build(ds.paths, progress=False, on_error="raise")
+    after_cache = peak_mib()
+    stats = dataset_stats(cache, report.ok)
+    sampler = FrameSampler(
+        cache, report.ok, batch_size=batch_size, n_batches=n_steps, random_state=0, mean=stats.mean, std=stats.std
+    )
+    model = Autoencoder(cfg.dim, hidden=(128, 128), latent_dim=8, seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    losses = []
+    for X in sampler:
+        x = torch.from_numpy(X)
+        loss = re_loss(anomaly_score(x, model(x)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return {
+        "peak_mib": peak_mib(),
+        "after_import_mib": after_import,
+        "after_cache_mib": after_cache,
+        "cache_mib": cache.size_bytes() / 2**20,
+        "n_clips": len(report.ok),
+        "n_vectors": sampler.n_vectors_,
+        "dim": sampler.dim_,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _run(n_clips: int, duration: float, n_steps: int, batch_size: int):
+    from run import Result
+
+    with tempfile.TemporaryDirectory(prefix="adskit-bench-memory-") as tmp:
+        root = Path(tmp) / "clips"
+        _make_clips(root, n_clips, duration)
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                str(root),
+                str(Path(tmp) / "cache"),
+                str(n_steps),
+                str(batch_size),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"benchmark child failed:\n{out.stderr[-3000:]}")
+        m = json.loads(out.stdout.strip().splitlines()[-1])
+    budget = m["cache_mib"] + 1024.0
+    all_in_one = m["n_vectors"] * m["dim"] * 4 / 2**20
+    return Result(
+        name=f"memory: AE over {n_clips} clips x {duration:g} s",
+        adskit=m["peak_mib"],
+        reference=budget,
+        unit="MB",
+        ratio=m["peak_mib"] / budget,
+        ratio_label="peak RSS/(cache+1GiB)",
+        target="<= 1",
+        meets=m["peak_mib"] <= budget,
+        notes=(
+            f"peak RSS {m['peak_mib']:.0f} MiB (after imports {m['after_import_mib']:.0f}, after caching "
+            f"{m['after_cache_mib']:.0f}); cache {m['cache_mib']:.1f} MiB on disk; stacking every vector would "
+            f"take {all_in_one:.0f} MiB; plain torch loop over FrameSampler ({n_steps} steps x {batch_size}), "
+            f"synthetic clips"
+        ),
+        extra=m,
+    )
+
+
+def cases(quick: bool):
+    from run import Case
+
+    if quick:
+        return [Case("memory: AE over 200 clips via cache", lambda: _run(200, 2.0, 50, 256))]
+    return [Case("memory: AE over 1000 clips via cache", lambda: _run(1000, 10.0, 500, 512))]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))))
+    else:
+        sys.exit("usage: python benchmarks/run.py [--quick] --only memory")

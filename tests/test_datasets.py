@@ -1,0 +1,428 @@
+"""Tests of adskit.audio.datasets: labelling, the feature cache, frame sampling, the paper's mini-batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from adskit.audio.datasets import (
+    CacheReport,
+    FeatureCache,
+    FolderDataset,
+    FrameSampler,
+    PaperBatchBuilder,
+    dataset_stats,
+    dcase2020_dev,
+    iter_clip_vectors,
+    label_from_name,
+    mimii,
+    parse_clip,
+    synthetic,
+    toy_car,
+    toyadmos,
+)
+from adskit.audio.features import FeatureConfig, log_mel, n_frames, stack_context
+from adskit.audio.io import AudioFileError, load_audio, save_audio
+
+SR = 16000
+# A small front end keeps the tests fast: 16 mels, 3 frames.
+CFG = dataclasses.replace(FeatureConfig.preset("paper"), n_mels=16, frames=3)
+
+
+def _tone(seconds: float, seed: int, sr: int = SR, channels: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
+    return np.stack([y, 0.5 * y], axis=1) if channels == 2 else y
+
+
+def _touch_wav(path, seconds=0.2, seed=0):
+    save_audio(path, _tone(seconds, seed), SR)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- labels
+
+
+@pytest.mark.parametrize(
+    "path, label, machine, section",
+    [
+        ("fan/train/normal_id_00_00000000.wav", 0, "fan", "id_00"),
+        ("ToyCar/test/anomaly_id_01_00000123.wav", 1, "ToyCar", "id_01"),
+        ("valve/source_test/section_00_source_test_anomaly_0001.wav", 1, "valve", "section_00"),
+        ("bearing/train/section_02_target_train_normal_0003_vel_6.wav", 0, "bearing", "section_02"),
+        ("6dB/pump/id_02/normal/00000000.wav", 0, "pump", "id_02"),
+        ("-6_dB_fan/fan/id_04/abnormal/00000007.wav", 1, "fan", "id_04"),
+        ("ToyCar/case1/AnomalousSound_IND/1101010001_ToyCar_case1_ab01_IND_ch1_0001.wav", 1, "ToyCar", "case1"),
+        ("ToyCar/case2/NormalSound_IND/1100010001_ToyCar_case2_normal_IND_ch1_0001.wav", 0, "ToyCar", "case2"),
+        ("recordings/pump_a/clip_0001.wav", None, None, None),
+    ],
+)
+def test_parse_clip_known_layouts(path, label, machine, section):
+    c = parse_clip(path)
+    assert (c.label, c.machine, c.section) == (label, machine, section)
+    assert label_from_name(path) == label
+
+
+def test_parse_clip_extras_and_toyadmos_prefixes():
+    c = parse_clip("-6_dB_fan/fan/id_04/abnormal/00000007.wav")
+    assert c.extra["snr_db"] == -6 and c.split is None
+    t = parse_clip("ToyCar/case1/AnomalousSound_IND/1101010001_ToyCar_case1_ab03_IND_ch2_0001.wav")
+    assert t.extra == {"condition": "ab03", "channel": "ch2", "mode": "IND"}
+    assert parse_clip("valve/target_test/section_00_target_test_normal_0001.wav").extra["domain"] == "target"
+    assert label_from_name("x/ab07_0001.wav", layout="toyadmos") == 1
+    assert label_from_name("x/N01_0001.wav", layout="toyadmos") == 0
+    assert label_from_name("fan/train/normal_id_00_0.wav", layout="flat") is None
+    with pytest.raises(ValueError, match="layout"):
+        parse_clip("a.wav", layout="nope")
+
+
+# ------------------------------------------------------------------------------------------- folders
+
+
+def test_dcase_folder_train_test_and_machine_filter(tmp_path):
+    root = tmp_path / "dev_data"
+    for m in ("fan", "pump"):
+        _touch_wav(root / m / "train" / "normal_id_00_00000000.wav")
+        _touch_wav(root / m / "train" / "normal_id_00_00000001.wav")
+        _touch_wav(root / m / "test" / "anomaly_id_02_00000000.wav")
+        _touch_wav(root / m / "test" / "normal_id_02_00000001.wav")
+    (root / "fan" / "train" / "notes.txt").write_text("not audio")
+    ds = dcase2020_dev(tmp_path)  # the parent of dev_data also works
+    assert len(ds) == 8 and ds.machines == ["fan", "pump"]
+    fan = dcase2020_dev(root, machine="fan")
+    assert len(fan.train) == 2 and fan.train.labels.tolist() == [0, 0]
+    assert sorted(fan.test.labels.tolist()) == [0, 1]
+    assert len(dcase2020_dev(root, section="id_02")) == 4
+    assert fan.summary() == {"normal": 3, "anomalous": 1, "unlabelled": 0, "train": 2, "test": 2}
+    with pytest.raises(ValueError, match="machine: \\['valve'\\] not found.*fan"):
+        dcase2020_dev(root, machine="valve")
+
+
+def test_mimii_and_toyadmos_layouts(tmp_path):
+    mroot = tmp_path / "mimii"
+    for snr in ("6dB", "-6dB"):
+        for lab in ("normal", "abnormal"):
+            _touch_wav(mroot / snr / "fan" / "id_00" / lab / "00000000.wav")
+            _touch_wav(mroot / snr / "fan" / "id_02" / lab / "00000000.wav")
+    ds = mimii(mroot, machine="fan", snr=6, id=0)
+    assert len(ds) == 2 and sorted(ds.labels.tolist()) == [0, 1]
+    assert {c.extra["snr_db"] for c in ds} == {6} and {c.section for c in ds} == {"id_00"}
+    assert len(mimii(mroot / "-6dB", snr=-6)) == 4  # root may be one SNR folder
+
+    troot = tmp_path / "toyadmos"
+    for case in (1, 2):
+        for ch in (1, 2):
+            n = troot / "ToyCar" / f"case{case}" / "NormalSound_IND"
+            a = troot / "ToyCar" / f"case{case}" / "AnomalousSound_IND"
+            _touch_wav(n / f"1100010001_ToyCar_case{case}_normal_IND_ch{ch}_0001.wav")
+            _touch_wav(a / f"1101010001_ToyCar_case{case}_ab01_IND_ch{ch}_0001.wav")
+    ds = toyadmos(troot, machine="ToyCar", case=1, channel=1)
+    assert len(ds) == 2 and sorted(ds.labels.tolist()) == [0, 1]
+    assert ds.filter(label=1)[0].extra["condition"] == "ab01"
+
+
+def test_csv_labels_override_names(tmp_path):
+    for name in ("a.wav", "b.wav", "sub/c.flac"):
+        p = tmp_path / name
+        p.parent.mkdir(exist_ok=True)
+        save_audio(p.with_suffix(".wav"), _tone(0.1, 0), SR)
+        if p.suffix == ".flac":
+            import soundfile as sf
+
+            sf.write(p, _tone(0.1, 0), SR, format="FLAC")
+            (p.with_suffix(".wav")).unlink()
+    (tmp_path / "labels.csv").write_text("file,label,comment\na.wav,normal,x\nsub/c.flac,1,y\n\n")
+    ds = FolderDataset(tmp_path, labels=tmp_path / "labels.csv", layout="flat")
+    assert [c.path.name for c in ds] == ["a.wav", "b.wav", "c.flac"]
+    assert ds.labels.tolist() == [0, -1, 1]
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("name,label\na.wav,normal\n", r"row 1: expected a header with columns 'file' and 'label'"),
+        ("file,label\na.wav,normal\na.wav,broken\n", r"row 3: label 'broken' of 'a.wav'"),
+        ("file,label\nmissing.wav,0\n", r"row 2: file 'missing.wav' not found"),
+        ("file,label\na.wav\n", r"row 2: expected 2 columns"),
+        ("", r"is empty"),
+    ],
+)
+def test_csv_errors_name_file_and_row(tmp_path, text, match):
+    _touch_wav(tmp_path / "a.wav")
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text(text)
+    with pytest.raises(ValueError, match=match) as err:
+        FolderDataset(tmp_path, labels=csv_path)
+    assert "labels.csv" in str(err.value)
+
+
+def test_any_audio_extension_case_and_hidden_files(tmp_path):
+    save_audio(tmp_path / "LOUD.WAV", _tone(0.1, 0), SR)
+    _touch_wav(tmp_path / "quiet.wav")
+    _touch_wav(tmp_path / ".hidden" / "x.wav")
+    _touch_wav(tmp_path / ".y.wav")
+    assert [c.path.name for c in FolderDataset(tmp_path)] == ["LOUD.WAV", "quiet.wav"]
+    assert [c.path.name for c in FolderDataset(tmp_path, pattern="*.wav")] == ["quiet.wav"]
+
+
+def test_missing_csv_and_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        FolderDataset(tmp_path, labels=tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        FolderDataset(tmp_path / "absent")
+
+
+def test_split_train_test_normal_folder(tmp_path):
+    for i in range(10):
+        _touch_wav(tmp_path / f"clip_{i:02d}.wav")
+    _touch_wav(tmp_path / "anomaly" / "bad.wav")
+    ds = FolderDataset(tmp_path)
+    train, test = ds.split_train_test(test_fraction=0.3, random_state=1)
+    assert len(train) == 7 and len(test) == 4  # 3 normal + the anomalous clip
+    assert set(train.paths).isdisjoint(test.paths)
+    assert train.labels.tolist() == [0] * 7 and {c.split for c in train} == {"train"}
+    assert (tmp_path / "anomaly" / "bad.wav").resolve() in test.paths
+    again = ds.split_train_test(test_fraction=0.3, random_state=1)
+    assert again[0].paths == train.paths
+    with pytest.raises(ValueError, match="test_fraction"):
+        ds.split_train_test(test_fraction=1.0)
+
+
+def test_toy_car_unlabelled_clips_are_normal(tmp_path):
+    _touch_wav(tmp_path / "extracted" / "train" / "car_0001.wav")
+    _touch_wav(tmp_path / "extracted" / "test" / "car_0002.wav")
+    ds = toy_car(tmp_path)
+    assert ds.labels.tolist() == [0, 0] and len(ds.train) == 1 and len(ds.test) == 1
+
+
+def test_synthetic_manifest_spans(tmp_path):
+    from adskit.audio.synth import make_dataset
+
+    root = tmp_path / "synth"
+    make_dataset(
+        root,
+        machines=("fan",),
+        n_train=8,
+        n_test_normal=1,
+        n_test_anomaly=2,
+        duration=1.5,
+        n_something_else=2,
+        n_anomaly_sources=1,
+        progress=False,
+    )
+    ds = synthetic(root, machine="fan")
+    assert len(ds.train) == 8 and sorted(ds.test.labels.tolist()) == [0, 1, 1]
+    assert all(c.path.is_file() for c in ds)
+    assert sum(bool(c.extra["processes"]["rare"]) for c in ds.train) == 1  # round(0.125 * 8)
+    anomalous = ds.anomalous
+    assert all(len(c.extra["anomaly"]) == 1 for c in anomalous if c.extra["anomaly_kind"] != "speed_change")
+    assert len(synthetic(root, what="something_else")) == 2
+    with pytest.raises(FileNotFoundError, match="manifest.json"):
+        synthetic(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ the cache
+
+
+@pytest.fixture()
+def messy_folder(tmp_path):
+    """An analyst's folder: 16 kHz mono, 44.1 kHz stereo, a corrupt file, an empty file."""
+    root = tmp_path / "recordings"
+    save_audio(root / "mono16k.wav", _tone(0.5, 1), SR)
+    save_audio(root / "stereo44k.wav", _tone(0.4, 2, sr=44100, channels=2), 44100)
+    save_audio(root / "sub" / "short.wav", _tone(0.25, 3), SR)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage, not a wav file")
+    (root / "empty.wav").write_bytes(b"")
+    return root
+
+
+def test_cache_reports_bad_files_and_caches_the_rest(messy_folder, tmp_path):
+    ds = FolderDataset(messy_folder)
+    cache = FeatureCache(tmp_path / "cache", CFG, device="cpu")
+    report = cache.build(ds.paths, progress=False)
+    assert isinstance(report, CacheReport)
+    failed = {p.name for p, _ in report.failed}
+    assert failed == {"corrupt.wav", "empty.wav"}
+    assert all(str(why) for _, why in report.failed)
+    assert {p.name for p in report.computed} == {"mono16k.wav", "stereo44k.wav", "short.wav"}
+    assert "FAILED" in str(report)
+    again = cache.build(report.ok, progress=False)
+    assert len(again.cached) == 3 and not again.computed
+    with pytest.raises(AudioFileError, match="corrupt.wav"):
+        cache.build([messy_folder / "corrupt.wav"], progress=False, on_error="raise")
+    # the user's folder is untouched: same files as before
+    assert sorted(p.name for p in messy_folder.rglob("*")) == sorted(
+        ["mono16k.wav", "stereo44k.wav", "sub", "short.wav", "corrupt.wav", "empty.wav"]
+    )
+
+
+def test_cached_values_equal_fresh_logmel_and_are_memmaps(messy_folder, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", CFG, device="cpu")
+    for name in ("mono16k.wav", "stereo44k.wav"):
+        path = messy_folder / name
+        S = cache.get(path)
+        assert isinstance(S, np.memmap) and S.dtype == np.float32 and not S.flags.writeable
+        y, sr = load_audio(path, sr=CFG.sr)
+        assert sr == CFG.sr
+        np.testing.assert_allclose(np.asarray(S), log_mel(y, CFG, device="cpu"), rtol=1e-5, atol=1e-5)
+        assert S.shape == (n_frames(y.size, CFG), CFG.n_mels)
+    # batched build (files of equal length share one LogMel call) gives the same numbers
+    other = FeatureCache(tmp_path / "cache2", CFG, device="cpu", batch_size=4)
+    other.build([messy_folder / "mono16k.wav", messy_folder / "stereo44k.wav"], progress=False)
+    np.testing.assert_array_equal(other.get(messy_folder / "mono16k.wav"), cache.get(messy_folder / "mono16k.wav"))
+
+
+def test_cache_key_changes_with_config_and_file(tmp_path):
+    path = _touch_wav(tmp_path / "a.wav", 0.3, seed=0)
+    shared = tmp_path / "cache"
+    c1 = FeatureCache(shared, CFG, device="cpu")
+    c2 = FeatureCache(shared, dataclasses.replace(CFG, n_mels=20), device="cpu")
+    assert c1.key(path) != c2.key(path) and c1.folder != c2.folder
+    assert c1.get(path).shape[1] == 16 and c2.get(path).shape[1] == 20  # one shared cache folder
+    assert FeatureCache(shared, CFG, channel=0, device="cpu").key(path) != c1.key(path)
+    old_key, old_S = c1.key(path), np.array(c1.get(path))
+    st = os.stat(path)
+    save_audio(path, _tone(0.3, seed=5), SR)  # same size, other content
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert c1.key(path) != old_key and not c1.is_cached(path)
+    assert not np.allclose(c1.get(path), old_S)
+    assert c1.size_bytes() > 0 and c1.size_bytes([path]) == c1.entry(path).stat().st_size
+
+
+# -------------------------------------------------------------------------------------- frame sampling
+
+
+@pytest.fixture()
+def cached(tmp_path):
+    paths = [_touch_wav(tmp_path / f"c{i}.wav", s, seed=i) for i, s in enumerate((0.2, 0.5, 1.0))]
+    cache = FeatureCache(tmp_path / "cache", CFG, device="cpu")
+    cache.build(paths, progress=False)
+    return cache, paths
+
+
+def test_frame_sampler_shapes_determinism_and_content(cached):
+    cache, paths = cached
+    s1 = FrameSampler(cache, paths, batch_size=64, n_batches=3, random_state=7)
+    s2 = FrameSampler(cache, paths, batch_size=64, n_batches=3, random_state=7)
+    b1, b2 = list(s1), list(s2)
+    assert len(b1) == 3 and len(s1) == 3
+    assert all(b.shape == (64, CFG.dim) and b.dtype == np.float32 for b in b1)
+    for a, b in zip(b1, b2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b1[0], b1[1])
+    # each row is exactly the context vector at the drawn (file, offset)
+    loc = FrameSampler(cache, paths, random_state=3).locate(100)
+    X = FrameSampler(cache, paths, random_state=3).sample(100)
+    full = [cache.vectors(p) for p in paths]
+    expected = np.stack([full[f][o] for f, o in zip(*loc, strict=True)])
+    np.testing.assert_array_equal(X, expected)
+
+
+def test_frame_sampler_uniform_over_positions(cached):
+    cache, paths = cached
+    s = FrameSampler(cache, paths, random_state=0)
+    n = 60_000
+    files, offsets = s.locate(n)
+    p = s.counts_ / s.counts_.sum()
+    freq = np.bincount(files, minlength=len(paths)) / n
+    np.testing.assert_allclose(freq, p, atol=4 * np.sqrt(p.max() / n))
+    assert np.all(offsets >= 0) and np.all(offsets < s.counts_[files])
+    big = files == 2
+    hist = np.bincount(offsets[big], minlength=s.counts_[2]) / big.sum()
+    assert hist.min() > 0.5 / s.counts_[2] and hist.max() < 1.5 / s.counts_[2]
+
+
+def test_standardised_batches_and_errors(cached):
+    cache, paths = cached
+    stats = dataset_stats(cache, paths)
+    X = FrameSampler(cache, paths, batch_size=4000, random_state=0, mean=stats.mean, std=stats.std).sample()
+    assert np.all(np.abs(X.mean(axis=0)) < 0.2) and np.all(np.abs(X.std(axis=0) - 1) < 0.2)
+    with pytest.raises(ValueError, match="batch_size"):
+        FrameSampler(cache, paths, batch_size=0)
+    with pytest.raises(ValueError, match="no context vector of 1000 frames"):
+        FrameSampler(cache, paths, frames=1000)
+    with pytest.raises(TypeError, match="endless"):
+        len(FrameSampler(cache, paths))
+
+
+def test_streaming_stats_and_clip_vectors_match_oracle(cached):
+    cache, paths = cached
+    vecs = dict(iter_clip_vectors(cache, paths))
+    for p in paths:
+        y, _ = load_audio(p, sr=CFG.sr)
+        np.testing.assert_allclose(vecs[p], stack_context(log_mel(y, CFG, device="cpu"), CFG.frames), atol=1e-5)
+    allX = np.concatenate(list(vecs.values())).astype(np.float64)
+    stats = dataset_stats(cache, paths)
+    assert stats.count == allX.shape[0]
+    np.testing.assert_allclose(stats.mean, allX.mean(axis=0), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(stats.std, allX.std(axis=0), rtol=1e-9, atol=1e-10)
+
+
+# --------------------------------------------------------------------------------- the paper's batches
+
+
+@pytest.fixture()
+def paper_files(tmp_path):
+    normal = [_touch_wav(tmp_path / "normal" / f"n{i}.wav", 3.5, seed=i) for i in range(3)]
+    other = [_touch_wav(tmp_path / "se" / f"s{i}.wav", 0.4 + 0.2 * i, seed=10 + i) for i in range(2)]
+    return normal, other
+
+
+def _builder(paper_files, **kw):
+    normal, other = paper_files
+    args = {"segment_seconds": 1.0, "n_segments": 4, "device": "cpu", "random_state": 0}
+    args.update(kw)
+    return PaperBatchBuilder(normal, other, CFG, **args)
+
+
+def test_paper_batch_shapes_and_labels(paper_files):
+    b = _builder(paper_files)
+    assert len(b.segments) == 9  # 3 files x 3 whole 1-s segments
+    X, lab, info = b.next_with_info()
+    n = 4 * SR
+    assert info["mixture"].shape == (n,)
+    assert X.shape == (n_frames(n, CFG) - CFG.frames + 1, CFG.dim)
+    # the vectors are the log-mel context vectors of the mixture
+    np.testing.assert_allclose(X, stack_context(log_mel(info["mixture"], CFG, device="cpu"), CFG.frames), atol=1e-4)
+    # anomalous rows: exactly those whose centre frame's window overlaps the inserted span (by hand)
+    start, stop = info["span"]
+    centre = (np.arange(X.shape[0]) + CFG.frames // 2) * CFG.hop_length
+    by_hand = (centre + CFG.win_length / 2 > start) & (centre - CFG.win_length / 2 < stop)
+    np.testing.assert_array_equal(lab, by_hand)
+    assert 0 < lab.sum() < lab.size
+    # the mixture is the concatenated segments, changed only inside the span, at the drawn ANR
+    x = np.concatenate([load_audio(p, sr=SR)[0][int(t * SR) : int(t * SR) + SR] for p, t in info["segments"]])
+    diff = info["mixture"] - x
+    assert np.allclose(diff[:start], 0, atol=1e-6) and np.allclose(diff[stop:], 0, atol=1e-6)
+    anr = 10 * np.log10(np.sum(diff[start:stop] ** 2) / np.sum(x[start:stop] ** 2))
+    assert -20 <= info["anr_db"] <= -10 and abs(anr - info["anr_db"]) < 1e-3
+
+
+def test_paper_batch_next_and_determinism(paper_files):
+    Xn, Xa = _builder(paper_files).next()
+    assert Xn.shape[1] == Xa.shape[1] == CFG.dim and Xa.shape[0] > 0 and Xn.shape[0] > Xa.shape[0]
+    a, b = _builder(paper_files, random_state=4), _builder(paper_files, random_state=4)
+    for _ in range(2):
+        (an, aa), (bn, ba) = next(a), next(b)
+        np.testing.assert_array_equal(an, bn)
+        np.testing.assert_array_equal(aa, ba)
+    c = _builder(paper_files, random_state=5)
+    assert not np.array_equal(next(c)[0], next(_builder(paper_files, random_state=4))[0])
+
+
+def test_paper_batch_defaults_resampling_and_errors(paper_files, tmp_path):
+    normal, other = paper_files
+    save_audio(tmp_path / "n44.wav", _tone(3.2, 7, sr=44100, channels=2), 44100)
+    b = PaperBatchBuilder([*normal, tmp_path / "n44.wav"], other, CFG, device="cpu", random_state=0)
+    Xn, Xa = b.next()  # the paper's 10 x 3 s = 30 s
+    assert Xn.shape[0] + Xa.shape[0] == n_frames(30 * SR, CFG) - CFG.frames + 1 and Xa.shape[0] > 0
+    with pytest.raises(ValueError, match="anr_range"):
+        _builder(paper_files, anr_range=(-5, -10))
+    with pytest.raises(ValueError, match="no file holds a whole 10-s segment"):
+        _builder(paper_files, segment_seconds=10.0)
+    with pytest.raises(ValueError, match="something_else_paths"):
+        PaperBatchBuilder(normal, [], CFG, device="cpu")

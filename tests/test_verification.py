@@ -1,0 +1,56 @@
+import json
+
+import numpy as np
+import pytest
+
+from adskit.experiments.verification import (
+    VerificationConfig,
+    make_ring_data,
+    run_verification,
+)
+
+
+def test_ring_data_radii_and_determinism():
+    x = make_ring_data(2000, 0.0, 2.0, random_state=3)
+    r = np.linalg.norm(x, axis=1)
+    assert r.max() <= 2.0 and r.min() >= 0 and abs(r.mean() - 1.0) < 0.05
+    np.testing.assert_array_equal(x, make_ring_data(2000, 0.0, 2.0, random_state=3))
+    xa = np.linalg.norm(make_ring_data(500, 2.0, 3.0, 1), axis=1)
+    assert xa.min() >= 2.0 and xa.max() <= 3.0
+
+
+def test_short_run_writes_outputs_and_is_deterministic(tmp_path):
+    cfg = VerificationConfig(n_updates=200, n_normal=2000, n_anomalous=2000, grid_step=0.05, device="cpu")
+    res = run_verification(cfg, out_dir=tmp_path, progress=False)
+    data = json.loads((tmp_path / "verification.json").read_text())
+    assert set(data["kld"]) == {"RE", "SNP", "BU"}
+    for m in ("RE", "SNP", "BU"):
+        assert set(data["kld"][m]) == {"p", "uniform"} and all(np.isfinite(list(data["kld"][m].values())))
+    assert data["config"]["n_updates"] == 200
+    assert (tmp_path / "fig2_q.png").stat().st_size > 1000 and (tmp_path / "fig3_A.png").stat().st_size > 1000
+    assert "| BU |" in (tmp_path / "verification.md").read_text()
+    res2 = run_verification(cfg, progress=False)
+    assert res2.kld == res.kld  # same seed, same numbers
+
+
+@pytest.mark.slow
+def test_full_run_reproduces_the_papers_pattern(tmp_path):
+    """The acceptance check: 5,000 updates, the paper's orderings (BU < SNP < RE on KL[p_U||q]; SNP lowest KL[p||q])."""
+    res = run_verification(VerificationConfig(device="cpu"), out_dir=tmp_path, progress=False)
+    assert all(res.pattern().values()), res.kld
+    assert res.kld["BU"]["uniform"] < 0.5 * res.kld["RE"]["uniform"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"h": 0}, "h"),
+        ({"eps": -1.0}, "eps"),
+        ({"C": -1}, "C"),
+        ({"widths": (4, 2)}, "widths"),
+        ({"n_updates": 0}, "n_updates"),
+    ],
+)
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run_verification(VerificationConfig(**kwargs), progress=False)

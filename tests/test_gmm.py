@@ -1,0 +1,221 @@
+"""adskit.gmm.GaussianMixture against scikit-learn (the oracle), autograd, analytic formulas and bad input."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGMM
+
+from adskit.gmm import GaussianMixture
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(n_samples=3000, n_features=8, centers=5, cluster_std=[0.5, 1.0, 1.5, 0.8, 1.2], random_state=0)
+    return X
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_log_likelihood_equals_sklearn_with_copied_parameters(blobs, covariance_type):
+    sk = SkGMM(5, covariance_type=covariance_type, random_state=0).fit(blobs)
+    g = GaussianMixture.from_sklearn(sk, device="cpu")
+    X_test = blobs[::7] + 0.3
+    np.testing.assert_allclose(g.score_samples(X_test), sk.score_samples(X_test), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(g.predict_proba(X_test), sk.predict_proba(X_test), atol=1e-6)
+    # and back: to_sklearn gives a scikit-learn model with the same scores
+    np.testing.assert_allclose(g.to_sklearn().score_samples(X_test), sk.score_samples(X_test), atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_mean_log_likelihood_matches_sklearn(blobs, covariance_type, seed):
+    """Both fitted with their own k-means start, best of 3 inits each: mean ln p within 1e-3."""
+    sk = SkGMM(5, covariance_type=covariance_type, n_init=3, random_state=seed).fit(blobs)
+    g = GaussianMixture(5, covariance_type=covariance_type, n_init=3, random_state=seed, device="cpu").fit(blobs)
+    assert g.converged_
+    assert abs(g.score(blobs) - sk.score(blobs)) < 1e-3
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_em_iterations_equal_sklearn_from_same_start(blobs, covariance_type):
+    """Same start, tol=0, fixed iterations: the EM updates themselves agree with scikit-learn's."""
+    rng = np.random.default_rng(0)
+    means = blobs[rng.choice(len(blobs), 5, replace=False)]
+    weights = np.full(5, 0.2)
+    prec = np.ones((5, 8)) if covariance_type == "diag" else np.tile(np.eye(8), (5, 1, 1))
+    kw = dict(tol=0.0, max_iter=15, weights_init=weights, means_init=means, precisions_init=prec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkGMM(5, covariance_type=covariance_type, init_params="random_from_data", random_state=0, **kw)
+        sk.fit(blobs)
+    g = GaussianMixture(5, covariance_type=covariance_type, device="cpu", **kw).fit(blobs)
+    assert g.n_iter_ == sk.n_iter_ == 15
+    assert abs(g.lower_bound_ - sk.lower_bound_) < 1e-8
+    np.testing.assert_allclose(g.means_, sk.means_, atol=1e-7)
+    np.testing.assert_allclose(g.covariances_, sk.covariances_, atol=1e-7)
+    np.testing.assert_allclose(g.precisions_cholesky_, sk.precisions_cholesky_, rtol=1e-6)
+
+
+def test_fitted_attributes_are_numpy_with_sklearn_shapes(blobs):
+    g = GaussianMixture(5, covariance_type="full", random_state=0, device="cpu").fit(blobs)
+    assert g.weights_.shape == (5,) and g.means_.shape == (5, 8)
+    assert g.covariances_.shape == g.precisions_cholesky_.shape == g.precisions_.shape == (5, 8, 8)
+    assert isinstance(g.lower_bound_, float) and g.n_iter_ >= 1 and g.n_features_in_ == 8
+    np.testing.assert_allclose(g.weights_.sum(), 1.0)
+    np.testing.assert_allclose(np.triu(g.precisions_cholesky_), g.precisions_cholesky_)
+    np.testing.assert_allclose(g.precisions_ @ g.covariances_, np.tile(np.eye(8), (5, 1, 1)), atol=1e-8)
+
+
+def test_float32_close_to_float64(blobs):
+    g64 = GaussianMixture(5, random_state=0, device="cpu").fit(blobs)
+    g32 = GaussianMixture(5, random_state=0, device="cpu", dtype=torch.float32).fit(blobs)
+    assert abs(g32.score(blobs) - g64.score(blobs)) < 1e-3
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_log_prob_gradcheck(covariance_type):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1.0, 2.0, 0.5]
+    g = GaussianMixture(3, covariance_type=covariance_type, random_state=0, device="cpu").fit(X)
+    x = torch.tensor(X[:6], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(g.log_prob, (x,))
+
+
+def test_log_prob_gradient_one_gaussian_analytic():
+    """For one Gaussian, d ln N(x | mu, Sigma) / dx = -Sigma^{-1} (x - mu)."""
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(4, 4))
+    X = rng.normal(size=(500, 4)) @ A + 2.0
+    for ct in ("diag", "full"):
+        g = GaussianMixture(1, covariance_type=ct, device="cpu").fit(X)
+        x = torch.tensor(X[:10], requires_grad=True)
+        g.log_prob(x).sum().backward()
+        mu = g.means_[0]
+        prec = np.diag(g.precisions_[0]) if ct == "diag" else g.precisions_[0]
+        np.testing.assert_allclose(x.grad.numpy(), -(X[:10] - mu) @ prec, rtol=1e-8, atol=1e-10)
+
+
+def test_log_prob_keeps_input_dtype_and_matches_score_samples(blobs):
+    g = GaussianMixture(5, random_state=0, device="cpu").fit(blobs)
+    x32 = torch.tensor(blobs[:50], dtype=torch.float32)
+    out = g.log_prob(x32)
+    assert out.dtype == torch.float32 and out.shape == (50,)
+    np.testing.assert_allclose(out.numpy(), g.score_samples(blobs[:50]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_sample_moments(covariance_type):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-3, 1, (600, 2)), rng.normal([3, 1], [0.5, 2.0], (400, 2))]
+    g = GaussianMixture(2, covariance_type=covariance_type, random_state=0, device="cpu").fit(X)
+    S, labels = g.sample(200_000, generator=torch.Generator().manual_seed(0))
+    assert S.shape == (200_000, 2) and labels.shape == (200_000,)
+    w = g.weights_
+    mean = w @ g.means_
+    cov = g.covariances_ if covariance_type == "full" else np.stack([np.diag(c) for c in g.covariances_])
+    second = sum(w[k] * (cov[k] + np.outer(g.means_[k], g.means_[k])) for k in range(2))
+    S = S.numpy()
+    np.testing.assert_allclose(S.mean(0), mean, atol=0.03)
+    np.testing.assert_allclose(np.cov(S.T, bias=True), second - np.outer(mean, mean), atol=0.06)
+    np.testing.assert_allclose(np.bincount(labels.numpy()) / 200_000, w, atol=0.005)
+
+
+def test_partial_em_warm_start_improves_and_counts(blobs):
+    g = GaussianMixture(5, random_state=0, max_iter=1, tol=0.0, device="cpu").fit(blobs)
+    before = g.lower_bound_
+    g.partial_em(blobs, n_iter=3)
+    assert g.n_iter_ == 4 and len(g.lower_bounds_) == 4
+    assert g.lower_bound_ >= before - 1e-9  # EM never decreases the likelihood
+    assert all(b2 >= b1 - 1e-9 for b1, b2 in zip(g.lower_bounds_, g.lower_bounds_[1:], strict=False))
+    fresh = GaussianMixture(5, random_state=0, device="cpu").partial_em(blobs, n_iter=2)
+    assert fresh.n_iter_ == 2 and np.isfinite(fresh.lower_bound_)
+
+
+def test_warm_start_continues(blobs):
+    g = GaussianMixture(5, random_state=0, max_iter=2, tol=0.0, warm_start=True, device="cpu").fit(blobs)
+    first = g.lower_bound_
+    g.fit(blobs)
+    assert g.lower_bounds_[0] >= first - 1e-9
+
+
+def test_degenerate_data_no_nan():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    X[:, 2] = 7.0  # constant feature
+    X[:40] = X[0]  # 40 duplicated points
+    for ct in ("diag", "full"):
+        g = GaussianMixture(4, covariance_type=ct, random_state=0, device="cpu").fit(X)
+        assert np.isfinite(g.score_samples(X)).all()
+        assert np.isfinite(g.covariances_).all()
+        assert (np.diagonal(g.covariances_, axis1=-2, axis2=-1) if ct == "full" else g.covariances_).min() > 0
+
+
+def test_empty_component_keeps_parameters():
+    """More components than distinct points: numerically empty components keep finite parameters."""
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    g = GaussianMixture(4, random_state=0, device="cpu").fit(X)
+    assert np.isfinite(g.means_).all() and np.isfinite(g.score_samples(X)).all()
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.zeros((3, 2)), "X: expected at least n_components=4"),
+        (np.zeros(10), "X: expected a 2-D"),
+        (np.full((10, 2), np.nan), "X: contains NaN"),
+        (np.full((10, 2), np.inf), "X: contains NaN or Inf"),
+        (np.array([["a", "b"]] * 10), "X: expected an array of numbers"),
+    ],
+)
+def test_bad_input(X, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(4, device="cpu").fit(X)
+
+
+def test_bad_parameters_and_unfitted(blobs):
+    for kw, name in [
+        ({"covariance_type": "tied"}, "covariance_type"),
+        ({"n_components": 0}, "n_components"),
+        ({"reg_covar": -1.0}, "reg_covar"),
+        ({"init": "kmeans"}, "init"),
+        ({"dtype": torch.float16}, "dtype"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            GaussianMixture(**{"n_components": 2, **kw}, device="cpu").fit(blobs)
+    with pytest.raises(AttributeError, match="not fitted"):
+        GaussianMixture(2).score_samples(blobs)
+    g = GaussianMixture(2, random_state=0, device="cpu").fit(blobs)
+    with pytest.raises(ValueError, match="X: expected 8 features"):
+        g.score_samples(blobs[:, :3])
+    with pytest.raises(ValueError, match="n_iter"):
+        g.partial_em(blobs, n_iter=0)
+
+
+def test_seeded_fits_are_reproducible(blobs):
+    a = GaussianMixture(5, random_state=3, device="cpu").fit(blobs)
+    b = GaussianMixture(5, random_state=3, device="cpu").fit(blobs)
+    np.testing.assert_array_equal(a.means_, b.means_)
+
+
+def test_bic_aic_match_sklearn(blobs):
+    sk = SkGMM(5, random_state=0).fit(blobs)
+    g = GaussianMixture.from_sklearn(sk, device="cpu")
+    assert math.isclose(g.bic(blobs), sk.bic(blobs), rel_tol=1e-10)
+    assert math.isclose(g.aic(blobs), sk.aic(blobs), rel_tol=1e-10)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(blobs):
+    cpu = GaussianMixture(5, random_state=0, device="cpu").fit(blobs)
+    gpu = GaussianMixture(5, random_state=0, device="cuda").fit(blobs)
+    assert abs(cpu.score(blobs) - gpu.score(blobs)) < 1e-6
+    x = torch.tensor(blobs[:20], device="cuda", requires_grad=True)
+    gpu.log_prob(x).sum().backward()
+    assert x.grad.device.type == "cuda" and torch.isfinite(x.grad).all()

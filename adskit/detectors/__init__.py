@@ -2,5 +2,6 @@
 
 from .ae import AEDetector, lr_schedule
 from .base import BaseDetector, np_threshold
+from .gmm import GMMDetector
 
-__all__ = ["AEDetector", "BaseDetector", "lr_schedule", "np_threshold"]
+__all__ = ["AEDetector", "BaseDetector", "GMMDetector", "lr_schedule", "np_threshold"]

@@ -39,12 +39,8 @@ def build_parser(name: str, description: str) -> argparse.ArgumentParser:
         action="store_true",
         help="download files without a published hash; print and record their SHA-256 (trust on first use)",
     )
-    parser.add_argument(
-        "--list", action="store_true", help="print files, URLs, sizes and hashes; download nothing"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace extracted files whose content differs"
-    )
+    parser.add_argument("--list", action="store_true", help="print files, URLs, sizes and hashes; download nothing")
+    parser.add_argument("--overwrite", action="store_true", help="replace extracted files whose content differs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

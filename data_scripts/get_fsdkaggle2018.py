@@ -48,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         copies = dl.collect_short_clips(
             src if src.is_dir() else extracted, folder / "something_else", max_duration=args.max_duration
         )
-        print(
-            f"copied {len(copies)} clip(s) shorter than {args.max_duration:g} s "
-            f"to {folder / 'something_else'}"
-        )
+        print(f"copied {len(copies)} clip(s) shorter than {args.max_duration:g} s to {folder / 'something_else'}")
 
     return run(args, ds, files, post=post)
 

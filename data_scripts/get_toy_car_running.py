@@ -22,9 +22,7 @@ NAME = "toy_car_running"
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(NAME, __doc__.splitlines()[0])
-    parser.add_argument(
-        "--file", action="append", default=[], metavar="NAME", help="file of the item (repeat)"
-    )
+    parser.add_argument("--file", action="append", default=[], metavar="NAME", help="file of the item (repeat)")
     parser.add_argument(
         "--known-hash",
         default=None,

@@ -143,9 +143,7 @@ class DataSet:
     notes: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
-    def select(
-        self, names: Iterable[str] | None = None, tags: Iterable[str] | None = None
-    ) -> list[RemoteFile]:
+    def select(self, names: Iterable[str] | None = None, tags: Iterable[str] | None = None) -> list[RemoteFile]:
         """Return the files named in ``names`` (all if None) that carry every tag in ``tags``."""
         files = list(self.files)
         if names is not None:
@@ -372,9 +370,7 @@ REGISTRY: dict[str, DataSet] = {
         name="fsdkaggle2018",
         title="FSDKaggle2018 (Freesound general-purpose audio tagging), used as 'something-else' sounds",
         homepage="https://zenodo.org/records/2552860",
-        licence=(
-            "CC BY 4.0 for the data set; each clip keeps its Freesound licence (listed in the meta files)"
-        ),
+        licence=("CC BY 4.0 for the data set; each clip keeps its Freesound licence (listed in the meta files)"),
         citation=(
             "Fonseca et al., 'General-purpose tagging of Freesound audio with AudioSet labels: task "
             "description, dataset, and baseline', DCASE 2018 Workshop"
@@ -519,9 +515,7 @@ def _read_lock(root: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise RuntimeError(
-            f"{path}: unreadable ({exc}); fix or delete it (it only holds recorded hashes)"
-        ) from exc
+        raise RuntimeError(f"{path}: unreadable ({exc}); fix or delete it (it only holds recorded hashes)") from exc
 
 
 def _record_lock(root: Path, key: str, entry: dict) -> None:
@@ -617,9 +611,7 @@ def fetch(
     # Refuse before touching the network if any file has neither a registry hash nor a recorded one.
     unverifiable = [f for f in selected if f.known_hash is None and f"{ds.name}/{f.name}" not in lock]
     if unverifiable and not allow_unverified:
-        listing = "\n".join(
-            f"  {f.name}: {f.url}\n    ({f.hash_note or 'no published hash'})" for f in unverifiable
-        )
+        listing = "\n".join(f"  {f.name}: {f.url}\n    ({f.hash_note or 'no published hash'})" for f in unverifiable)
         raise UnverifiedDownloadError(
             f"{ds.name}: no published hash for {len(unverifiable)} file(s), so they cannot be verified:\n"
             f"{listing}\n"
@@ -743,13 +735,9 @@ def _zip_members(zf: zipfile.ZipFile, archive: Path, target: Path):
         mode = (info.external_attr >> 16) & 0xFFFF
         kind = stat.S_IFMT(mode)
         if kind == stat.S_IFLNK:
-            raise UnsafeArchiveError(
-                f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract"
-            )
+            raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract")
         if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise UnsafeArchiveError(
-                f"{archive}: member {info.filename!r} is a special file; refusing to extract"
-            )
+            raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a special file; refusing to extract")
         yield rel, info.is_dir(), (lambda info=info: zf.open(info))
 
 
@@ -771,9 +759,7 @@ def _same_content(a: Path, b: Path) -> bool:
     return a.stat().st_size == b.stat().st_size and file_hash(a) == file_hash(b)
 
 
-def safe_extract(
-    archive: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False
-) -> list[Path]:
+def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False) -> list[Path]:
     """Extract a zip or tar(.gz/.bz2/.xz) archive into ``target`` safely; return the extracted file paths.
 
     Every member is checked before anything is written: absolute paths, drive letters, ``..`` escapes,

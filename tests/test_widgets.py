@@ -1,0 +1,262 @@
+"""The interactive panels, tested as objects: set a widget's ``.value``, assert on the returned state."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from adskit.experiments.verification import make_ring_data
+from adskit.kde import BandwidthWarning, bu_weights, gram_diagnostics
+from adskit.threshold import NeymanPearsonThreshold
+from adskit.widgets import (
+    ScoreSet,
+    bandwidth_explorer,
+    bandwidth_state,
+    demo_scoreset,
+    pairwise_sq_dists,
+    pca_2d,
+    scores_from_detectors,
+    threshold_explorer,
+    threshold_state,
+)
+
+
+@pytest.fixture(scope="module")
+def ss() -> ScoreSet:
+    return demo_scoreset(seed=0)
+
+
+def _brute_counts(ss: ScoreSet, method: str, thr: float) -> dict[str, int]:
+    out = {"fp_rare": 0, "fp_frequent": 0, "tp": 0}
+    for frames, p in zip(ss.scores[method], ss.process, strict=True):
+        if frames.max() > thr:
+            out["tp" if p == "anomaly" else f"fp_{p}"] += 1
+    return out
+
+
+def test_threshold_state_counts_match_brute_force(ss):
+    for method in ss.methods:
+        for q in (0.1, 0.5, 0.9):
+            thr = float(np.quantile(ss.clip_scores(method), q))
+            st = threshold_state(ss, method, thr, clip=3)
+            assert {k: st[k] for k in ("fp_rare", "fp_frequent", "tp")} == _brute_counts(ss, method, thr)
+            assert st["n_rare"] == 10 and st["n_frequent"] == 40 and st["n_anomaly"] == 30
+            assert st["fpr"] == pytest.approx((st["fp_rare"] + st["fp_frequent"]) / 50)
+            assert st["tpr"] == pytest.approx(st["tp"] / 30)
+            np.testing.assert_array_equal(st["highlighted"], np.flatnonzero(ss.scores[method][3] > thr))
+
+
+def test_threshold_state_extremes(ss):
+    st = threshold_state(ss, "RE", threshold=np.inf)
+    assert st["fp"] == st["tp"] == 0 and st["fpr"] == 0.0
+    st = threshold_state(ss, "RE", threshold=-np.inf)
+    assert st["fp"] == 50 and st["tp"] == 30 and st["tpr"] == 1.0
+
+
+def test_panel_rho_slider_refits_phi_rho_and_recounts(ss):
+    panel = threshold_explorer(ss, rho=0.05)
+    assert panel.state["mode"] == "rho"
+    fps = []
+    for rho in (0.05, 0.2, 0.4):
+        panel.rho.value = rho
+        st = panel.state
+        assert st["rho"] == pytest.approx(rho)
+        for m in ss.methods:
+            expected = NeymanPearsonThreshold(rho).fit(ss.train_scores[m]).threshold_
+            assert st["thresholds"][m] == pytest.approx(expected)
+            assert st["methods"][m]["fp_rare"] == threshold_state(ss, m, expected)["fp_rare"]
+        fps.append(sum(st["methods"][m]["fp"] for m in ss.methods))
+        # the labels a browser reads show the same numbers
+        for m in ss.methods:
+            s = st["methods"][m]
+            assert f"{m} {s['fp_rare']}/{s['fp_frequent']}" in panel.summary.value
+            assert f"data-method='{m}'>{s['fp_rare']} / {s['n_rare']}<" in panel.counts.value
+        assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fps == sorted(fps)  # a higher target rate never lowers the false alarms
+    assert fps[0] < fps[-1]
+
+
+def test_demo_scores_show_the_lecture_pattern(ss):
+    # the demo (no training) imitates the paper: RE alarms on the rare process more than BU
+    panel = threshold_explorer(ss, rho=0.1)
+    per = panel.state["methods"]
+    assert per["RE"]["fp_rare"] > per["BU"]["fp_rare"]
+    assert "DEMO SCORES" in panel.children[0].value
+
+
+def test_panel_threshold_mode_moves_one_method(ss):
+    panel = threshold_explorer(ss, rho=0.05)
+    before = dict(panel.state["thresholds"])
+    panel.mode.value = "threshold"
+    panel.method.value = "BU"
+    assert panel.threshold.value == pytest.approx(before["BU"], abs=panel.threshold.step)
+    lo = float(np.quantile(ss.clip_scores("BU"), 0.3))
+    panel.threshold.value = lo
+    st = panel.state
+    assert st["thresholds"]["BU"] == pytest.approx(panel.threshold.value)
+    assert st["thresholds"]["RE"] == before["RE"]
+    assert st["methods"]["BU"]["fp"] == threshold_state(ss, "BU", panel.threshold.value)["fp"]
+    panel.method.value = "RE"  # the slider takes RE's range and threshold
+    assert panel.threshold.value == pytest.approx(before["RE"], abs=panel.threshold.step)
+    assert panel.state["thresholds"]["BU"] == pytest.approx(st["thresholds"]["BU"])
+    panel.mode.value = "rho"  # back to phi_rho for every method
+    assert panel.state["thresholds"] == pytest.approx(before)
+
+
+def test_panel_clip_selection_highlights_frames_and_loads_audio(ss):
+    panel = threshold_explorer(ss, rho=0.3)
+    first = panel.state["clip"]
+    assert ss.process[first] == "rare"  # the panel opens on a rare-normal clip
+    target = ss.process.index("anomaly")
+    panel.clip.value = target
+    st = panel.state
+    assert st["clip"] == target and st["process"] == "anomaly"
+    for m in ss.methods:
+        thr = st["thresholds"][m]
+        np.testing.assert_array_equal(st["methods"][m]["highlighted"], np.flatnonzero(ss.scores[m][target] > thr))
+    assert panel.audio.value[:4] == b"RIFF"
+
+
+def test_threshold_only_panel_without_training_scores(ss):
+    bare = ScoreSet(ss.scores, ss.labels, ss.process)
+    panel = threshold_explorer(bare)
+    assert panel.state["mode"] == "threshold"
+    assert [v for _, v in panel.mode.options] == ["threshold"]
+    assert panel.audio.layout.display == "none"
+    with pytest.raises(ValueError, match="train_scores"):
+        threshold_explorer(bare, mode="rho")
+
+
+def test_scoreset_save_load_roundtrip(ss, tmp_path):
+    ss.save(tmp_path / "cache")
+    back = ScoreSet.load(tmp_path / "cache")
+    assert ScoreSet.exists(tmp_path / "cache")
+    assert back.methods == ss.methods and back.process == ss.process and back.names == ss.names
+    for m in ss.methods:
+        for a, b in zip(ss.scores[m], back.scores[m], strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ss.train_scores[m], back.train_scores[m])
+    np.testing.assert_array_equal(back.times[5], ss.times[5])
+    np.testing.assert_allclose(back.audio[2], ss.audio[2])
+    assert back.segments == ss.segments and back.info == ss.info and back.sr == ss.sr
+    # an npz from another save is refused
+    other = tmp_path / "other"
+    demo_scoreset(seed=1).save(other)
+    (tmp_path / "cache" / "scoreset.npz").write_bytes((other / "scoreset.npz").read_bytes())
+    with pytest.raises(ValueError, match="does not match"):
+        ScoreSet.load(tmp_path / "cache")
+
+
+def test_scoreset_with_audio_paths_roundtrip(ss, tmp_path):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(ss.audio_bytes(0))
+    s2 = ScoreSet({"RE": ss.scores["RE"][:2]}, [0, 0], ["frequent", "rare"], audio=[str(wav), str(wav)])
+    back = ScoreSet.load(s2.save(tmp_path / "c"))
+    assert back.audio == [str(wav), str(wav)] and back.audio_bytes(1)[:4] == b"RIFF"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"process": ["anomaly", "anomaly"]}, "exactly the clips with label 1"),
+        ({"process": ["frequent", "weird"]}, "unknown tags"),
+        ({"labels": [0, 2]}, "expected 0"),
+        ({"scores": {"RE": [np.ones(3)], "BU": [np.ones(3), np.ones(3)]}}, "2 clips|1 clips"),
+        ({"scores": {"RE": [np.ones(3), np.ones(3)], "BU": [np.ones(3), np.ones(4)]}}, "frame counts"),
+        ({"scores": {"RE": [np.ones(3), np.array([1.0, np.nan, 1.0])]}}, "NaN"),
+        ({"audio": [np.zeros(4), np.zeros(4)]}, "sr"),
+        ({"train_scores": {"XX": np.ones(4)}}, "no training scores"),
+    ],
+)
+def test_scoreset_validation(kwargs, match):
+    args = {"scores": {"RE": [np.ones(3), np.ones(3)]}, "labels": [0, 1], "process": ["rare", "anomaly"]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        ScoreSet(**args)
+
+
+class _NormDetector:
+    """A stand-in detector: A(x) = ||x||^2 (higher = more anomalous)."""
+
+    def anomaly_score(self, X):
+        return (np.asarray(X) ** 2).sum(1)
+
+
+def test_scores_from_detectors():
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal((5, 3)), rng.standard_normal((7, 3)) + 3.0]
+    train = [rng.standard_normal((4, 3)) for _ in range(6)]
+    ss = scores_from_detectors({"NORM": _NormDetector()}, clips, [0, 1], ["frequent", "anomaly"], train_clips=train)
+    assert [c.size for c in ss.scores["NORM"]] == [5, 7]
+    np.testing.assert_allclose(ss.scores["NORM"][1], (clips[1] ** 2).sum(1))
+    np.testing.assert_allclose(ss.train_scores["NORM"], [(t**2).sum(1).max() for t in train])
+    assert threshold_state(ss, "NORM", ss.np_threshold("NORM", 0.2))["tp"] == 1
+
+
+# ---- bandwidth explorer ----
+
+
+@pytest.mark.parametrize("h", [0.02, 0.2, 3.0])
+def test_bandwidth_state_matches_kde_oracles(h):
+    x = make_ring_data(120, 0.0, 2.0, random_state=1).astype(np.float64)
+    st = bandwidth_state(pairwise_sq_dists(x), h, eps=1e-3)
+    g = gram_diagnostics(x, h, eps=1e-3)
+    assert st["mean_offdiag"] == pytest.approx(g.mean_offdiag, rel=1e-9, abs=1e-12)
+    assert st["ess_fraction"] == pytest.approx(g.ess_fraction, rel=1e-9)
+    assert st["weight_ratio"] == pytest.approx(g.weight_ratio, rel=1e-9)
+    assert st["status"] == g.status
+    if np.isfinite(g.condition_number) and g.condition_number < 1e8:
+        assert st["condition_number"] == pytest.approx(g.condition_number, rel=1e-6)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        w = bu_weights(x, h, eps=1e-3)
+    np.testing.assert_allclose(st["weights"], w, rtol=1e-9)
+    warned = any(issubclass(r.category, BandwidthWarning) for r in rec)
+    assert warned == (st["weights_status"] != "ok")
+
+
+def test_bandwidth_panel_sliders_move_through_the_zones():
+    panel = bandwidth_explorer(make_ring_data(300, 0.0, 2.0, random_state=0))
+    assert panel.state["status"] == "ok" and not panel.projected
+    panel.h.value = panel.h0 / 100
+    assert panel.state["status"] == "identity"
+    panel.h.value = panel.h0 * 100
+    assert panel.state["status"] == "ill-conditioned" and panel.state["weights_status"] == "uniform"
+    assert "ill-conditioned" in panel.status.value
+    panel.h.value = panel.h0
+    ess_small_eps = panel.state["ess_fraction"]
+    panel.eps.value = 1.0  # a large eps flattens the weights towards uniform (SNP)
+    assert panel.state["ess_fraction"] > ess_small_eps
+    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bandwidth_panel_projects_feature_vectors():
+    x = np.random.default_rng(0).standard_normal((600, 40))
+    panel = bandwidth_explorer(x, max_points=200)
+    assert panel.projected and panel.xy.shape == (200, 2) and panel.d2.shape == (200, 200)
+    assert "principal components" in panel.children[0].value
+    # distances are those of the full 40-D vectors, not of the projection
+    np.testing.assert_allclose(panel.d2[0, 1], ((panel.x[0] - panel.x[1]) ** 2).sum(), rtol=1e-9)
+
+
+def test_pca_2d_keeps_variance_order():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 5)) * np.array([5.0, 1.0, 3.0, 0.1, 0.1])
+    y = pca_2d(x)
+    assert y.shape == (300, 2) and y[:, 0].var() > y[:, 1].var() > 0.5 * 9
+
+
+def test_presentation_mode_voila_cli():
+    """The lecturer's presentation mode: ``voila notebooks/04_interactive_thresholds.ipynb``."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("voila", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("voila is not installed (the ui extra: pip install -e '.[ui]')")
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "voila" in r.stdout.lower()

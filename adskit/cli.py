@@ -52,6 +52,15 @@ def _run_verify(args: argparse.Namespace, out: Path) -> str:
 REPRODUCE_STEPS["verification"] = _run_verify
 
 
+def _run_np(args: argparse.Namespace, out: Path) -> str:
+    from .experiments.neyman_pearson import run_np_step
+
+    return run_np_step(args, out)
+
+
+REPRODUCE_STEPS["neyman_pearson"] = _run_np
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     _run_verify(args, args.out)
@@ -116,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="AMSGrad step size (default 1e-3)")
     p.add_argument("--widths", type=int, nargs=3, metavar=("A", "B", "C"), help="AE widths (default 64 2 64)")
     p.set_defaults(func=cmd_verify)
+
+    from .experiments.neyman_pearson import add_np_parser
+
+    add_np_parser(sub, _add_common)
     return ap
 
 

@@ -1,0 +1,174 @@
+"""The EUSIPCO 2017 comparison end to end on a tiny synthetic data set: outputs, CLI glue, real-folder path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from adskit.audio import make_dataset
+from adskit.experiments.neyman_pearson import (
+    PAPER_TABLE_I,
+    NPConfig,
+    add_np_parser,
+    load_np_data,
+    np_config_from_args,
+    run_neyman_pearson,
+    run_np_step,
+)
+
+TINY = {
+    "hidden": (16,),
+    "latent_dim": 4,
+    "n_components": 2,
+    "n_steps": 12,
+    "em_every": 3,
+    "snrs": (-5.0, 5.0),
+    "device": "cpu",
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("np") / "synth"
+    make_dataset(
+        root,
+        machines=("fan", "pump", "gearbox"),
+        n_train=3,
+        n_test_normal=2,
+        n_test_anomaly=0,
+        duration=2.0,
+        n_something_else=0,
+        n_anomaly_sources=1,
+        progress=False,
+    )
+    return root
+
+
+def test_run_writes_json_figure_and_report(tiny_root, tmp_path):
+    cfg = NPConfig.quick(data_dir=str(tiny_root), **TINY)
+    res = run_neyman_pearson(cfg, out_dir=tmp_path, progress=False)
+    assert set(res.metrics) == {"AE", "VAE", "PROP"}
+    for m in res.metrics:
+        assert set(res.metrics[m]) == {"-5", "5"}
+        for v in res.metrics[m].values():
+            for rule in ("oracle", "at_phi"):
+                assert all(np.isfinite(v[rule][k]) and 0 <= v[rule][k] <= 1 for k in ("precision", "recall", "f1"))
+            assert set(v["auc_by_group"]) == {"sustained", "time_varying", "sudden"}
+            assert 0 <= v["auc"] <= 1
+        assert 0 <= res.fpr_check[m]["fpr"] <= 1
+    assert 0 < res.training["PROP"]["acceptance_rate"] <= 1
+    payload = json.loads((tmp_path / "neyman_pearson.json").read_text())
+    assert payload["config"]["mode"] == "quick" and "pattern" in payload
+    assert payload["paper"]["-10"]["PROP"] == list(PAPER_TABLE_I[-10]["PROP"])
+    md = (tmp_path / "neyman_pearson.md").read_text()
+    assert "| 5 dB | PROP |" in md and "np_roc.png" in md and "mode quick" in md
+    assert (tmp_path / "np_roc.png").stat().st_size > 1000
+    assert any(k.startswith("F1: PROP >= VAE") for k in res.pattern())
+
+
+def test_same_seed_same_numbers(tiny_root):
+    cfg = NPConfig.quick(data_dir=str(tiny_root), methods=("PROP",), **TINY)
+    data = load_np_data(cfg, progress=False)
+    a = run_neyman_pearson(cfg, progress=False, data=data)
+    b = run_neyman_pearson(cfg, progress=False, data=data)
+    assert a.metrics["PROP"]["5"]["auc"] == b.metrics["PROP"]["5"]["auc"]
+
+
+def test_mixtures_are_labelled_inside_the_anomaly(tiny_root):
+    data = load_np_data(NPConfig.quick(data_dir=str(tiny_root), **TINY), progress=False)
+    assert {k[1] for k in data.positives} == {"sustained", "time_varying", "sudden"}
+    assert data.train.shape[1] == 64 * 21 == data.other.shape[1]
+    # louder anomaly, same place: the positive vectors differ only by the mixing gain
+    lo, hi = data.positives[(-5.0, "sustained")], data.positives[(5.0, "sustained")]
+    assert lo.shape == hi.shape and hi.mean() > lo.mean()
+
+
+def test_cli_parser_and_reproduce_step(tiny_root, tmp_path):
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="command")
+    add_np_parser(sub)
+    args = ap.parse_args(
+        ["np", "--out", str(tmp_path), "--data-dir", str(tiny_root), "--steps", "6", "--hidden", "16"]
+        + ["--snrs", "0", "--methods", "VAE", "PROP", "--device", "cpu", "--no-progress", "--reg-covar", "0.01"]
+    )
+    cfg = np_config_from_args(args)
+    assert cfg.mode == "quick" and cfg.n_steps == 6 and cfg.hidden == (16,) and cfg.methods == ("VAE", "PROP")
+    assert cfg.reg_covar == 0.01 and cfg.vae_data == "other"
+    md = run_np_step(args, tmp_path)
+    assert md.startswith("## Neyman-Pearson") and (tmp_path / "neyman_pearson.json").exists()
+    # a bare `adskit reproduce` namespace (no np options) gives the quick defaults
+    full = np_config_from_args(argparse.Namespace(seed=1, device="cpu", quick=False, full=True))
+    assert full.mode == "full" and full.hidden == (512, 512, 512) and full.n_steps is None
+
+
+def test_real_folders(tiny_root, tmp_path):
+    for sub in ("normal", "other", "anomalies", "test"):
+        (tmp_path / sub).mkdir()
+    for p in (tiny_root / "fan" / "train").glob("*.wav"):
+        shutil.copy(p, tmp_path / "normal" / p.name)
+    for p in (tiny_root / "pump" / "train").glob("*.wav"):
+        shutil.copy(p, tmp_path / "other" / p.name)
+    for p in (tiny_root / "anomaly_sources").glob("*.wav"):
+        shutil.copy(p, tmp_path / "anomalies" / p.name)
+    for i, p in enumerate((tiny_root / "fan" / "test").glob("*.wav")):
+        shutil.copy(p, tmp_path / "test" / f"normal_id_00_{i:08d}.wav")
+    shutil.copy(
+        tmp_path / "normal" / sorted((tmp_path / "normal").iterdir())[0].name, tmp_path / "test" / "anomaly_x.wav"
+    )
+    cfg = NPConfig.quick(
+        normal_dir=str(tmp_path / "normal"),
+        other_dir=str(tmp_path / "other"),
+        anomalies_dir=str(tmp_path / "anomalies"),
+        test_dir=str(tmp_path / "test"),
+        methods=("VAE",),
+        **{**TINY, "snrs": (0.0,)},
+    )
+    res = run_neyman_pearson(cfg, progress=False)
+    assert res.data_info["source"] == "folders" and res.data_info["n_test_normal_clips"] == 1
+    assert set(res.metrics["VAE"]["0"]["auc_by_group"]) == {"sustained", "time_varying", "sudden"}
+    assert "auc" in res.clip_metrics["VAE"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"normal_dir": "x"}, "other_dir"),
+        ({"normal_dir": "x", "other_dir": "y"}, "anomalies_dir"),
+        ({"methods": ("PCA",)}, "methods"),
+        ({"rho": 0.0}, "rho"),
+        ({"snrs": ()}, "snrs"),
+    ],
+)
+def test_bad_config_names_the_field(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        NPConfig.quick(**kwargs).validate()
+
+
+def test_unknown_machine(tiny_root):
+    with pytest.raises(ValueError, match="machine"):
+        load_np_data(NPConfig.quick(data_dir=str(tiny_root), machine="valve"), progress=False)
+
+
+def test_empty_other_folder(tmp_path, tiny_root):
+    (tmp_path / "n").mkdir()
+    (tmp_path / "o").mkdir()
+    for p in (tiny_root / "fan" / "train").glob("*.wav"):
+        shutil.copy(p, tmp_path / "n" / p.name)
+    cfg = NPConfig.quick(
+        normal_dir=str(tmp_path / "n"), other_dir=str(tmp_path / "o"), anomalies_dir=str(tmp_path / "n")
+    )
+    with pytest.raises(ValueError, match="other_dir"):
+        load_np_data(cfg, progress=False)

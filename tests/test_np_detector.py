@@ -1,0 +1,263 @@
+"""NPDetector and Algorithm 2: the scikit-learn contract, rejection sampling, the Neyman-Pearson oracle in 1-D,
+a performance floor, and bad input (empty O, too few vectors, a sampler that accepts nothing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from adskit.detectors.np_vae import NPDetector, SamplingError, sample_anomalous_features, train_np_score
+from adskit.gmm import GaussianMixture
+from adskit.threshold import NeymanPearsonThreshold
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks: one thread is faster, and two threads on a busy 2-core machine spin-wait (10-20x)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+TINY = {"hidden": (8,), "latent_dim": 2, "n_components": 2, "n_steps": 10, "batch_size": 8, "device": "cpu"}
+
+
+_FLOAT32 = (
+    "a float32 network: a row's score differs by ~1e-7 absolute between batch sizes (BLAS blocking), the "
+    "check's atol is 1e-7"
+)
+
+
+@parametrize_with_checks(
+    [NPDetector(extractor="vae", **TINY), NPDetector(extractor="ae", **TINY)],
+    expected_failed_checks=lambda est: {"check_methods_subset_invariance": _FLOAT32},
+)
+def test_sklearn_contract(estimator, check):
+    # extractor="np" needs X_other in fit, which the checks cannot pass; its contract is the same code path
+    check(estimator)
+
+
+def _clusters(seed: int, shift: float = 2.0):
+    """D: one Gaussian cluster in 16-D; O: five other clusters; anomalies: D's cluster moved by ``shift`` sd."""
+    rng = np.random.default_rng(seed)
+    q = 16
+    centres = rng.normal(0, 3, size=(6, q))
+
+    def draw(ids, n):
+        return centres[rng.choice(ids, n)] + rng.normal(size=(n, q))
+
+    D, O = draw([0], 1000), draw([1, 2, 3, 4, 5], 1500)
+    test_normal = draw([0], 300)
+    anomalies = draw([0], 300) + rng.normal(0, 1, size=q) * shift
+    return D, O, test_normal, anomalies
+
+
+# ------------------------------------------------------------------ Algorithm 2
+
+
+def _gmm(seed: int = 0) -> GaussianMixture:
+    X = np.random.default_rng(seed).normal(0.0, 0.3, size=(400, 3))
+    return GaussianMixture(n_components=2, random_state=0, device="cpu").fit(X)
+
+
+def test_algorithm2_accepts_only_above_phi():
+    gmm = _gmm()
+    X = np.random.default_rng(1).normal(0.0, 0.3, size=(400, 3))
+    phi = float(np.quantile(-gmm.score_samples(X), 0.95))
+    g = torch.Generator().manual_seed(0)
+    f, st = sample_anomalous_features(lambda z: -gmm.log_prob(z), phi, 200, 3, generator=g)
+    assert f.shape == (200, 3)
+    assert (-gmm.score_samples(f.double().numpy()) > phi).all()
+    assert 0 < st["acceptance_rate"] <= 1 and st["n_accepted"] >= 200
+
+
+def test_algorithm2_is_seeded():
+    gmm = _gmm()
+    a, _ = sample_anomalous_features(lambda z: -gmm.log_prob(z), 0.0, 20, 3, generator=torch.Generator().manual_seed(5))
+    b, _ = sample_anomalous_features(lambda z: -gmm.log_prob(z), 0.0, 20, 3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_algorithm2_nothing_accepted_is_a_clear_error():
+    with pytest.raises(SamplingError, match=r"acceptance rate 0/5000"):
+        sample_anomalous_features(lambda z: z.sum(1) * 0.0, 1.0, 10, 2, max_draws=5000)
+
+
+def test_algorithm2_nan_scores_are_rejected_not_propagated():
+    with pytest.raises(SamplingError, match="acceptance rate"):
+        sample_anomalous_features(lambda z: torch.full((z.shape[0],), float("nan")), 0.0, 4, 2, max_draws=300)
+
+
+def test_algorithm2_partial_budget_returns_the_accepted():
+    g = torch.Generator().manual_seed(0)
+    # P(|z| > 3) ~ 0.0027: with 2,000 draws about 5 are accepted, fewer than the 100 asked for
+    f, st = sample_anomalous_features(lambda z: z.abs()[:, 0], 3.0, 100, 1, max_draws=2000, generator=g)
+    assert 0 < f.shape[0] < 100 and (f.abs() > 3.0).all()
+    assert st["acceptance_rate"] == pytest.approx(f.shape[0] / 2000)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"), [({"n": 0}, "n"), ({"max_draws": 3}, "max_draws"), ({"phi": np.nan}, "phi")]
+)
+def test_algorithm2_bad_arguments(kwargs, name):
+    args = {"phi": 0.0, "n": 5, "dim": 2, **kwargs}
+    with pytest.raises(ValueError, match=name):
+        sample_anomalous_features(lambda z: z.sum(1), args.pop("phi"), args.pop("n"), args.pop("dim"), **args)
+
+
+# ------------------------------------------------------------------ the NP objective reaches the NP power
+
+
+def test_1d_gaussian_reaches_the_neyman_pearson_power():
+    """Normal N(0, 1) vs anomalous N(mu, 1): the most powerful test at FPR rho is x > z_{1-rho}, with power
+    1 - Phi(z_{1-rho} - mu). A linear score trained by (12) with phi_rho from the normal training data must
+    reach that FPR and power on held-out data."""
+    rho, mu = 0.05, 2.0
+    rng = np.random.default_rng(0)
+    xn, xa = rng.normal(size=(20000, 1)), rng.normal(mu, 1.0, size=(20000, 1))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(-0.5)  # start pointing the wrong way: the objective must turn it round
+    hist = train_np_score(model, xn, xa, rho=rho, n_steps=300, lr=0.05, batch_size=512, random_state=0)
+    assert np.isfinite(hist["objective"]).all() and hist["objective"][-20:].mean() > 0.5
+    with torch.no_grad():
+
+        def score(x):
+            return model(torch.as_tensor(x, dtype=torch.float32)).reshape(-1).numpy()
+
+        thr = NeymanPearsonThreshold(rho).fit(score(xn))
+        hn, ha = rng.normal(size=(40000, 1)), rng.normal(mu, 1.0, size=(40000, 1))
+        fpr = float(np.mean(score(hn) > thr.threshold_))
+        tpr = float(np.mean(score(ha) > thr.threshold_))
+    power = 1 - norm.cdf(norm.ppf(1 - rho) - mu)
+    assert abs(fpr - rho) < 0.006  # 4 binomial sd of 20,000 + 40,000 draws
+    assert abs(tpr - power) < 0.02
+
+
+# ------------------------------------------------------------------ the detector
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_performance_floor_np(seed):
+    D, O, tn, ta = _clusters(seed)
+    det = NPDetector(hidden=(32,), latent_dim=4, n_components=2, n_steps=200, lr=3e-3, device="cpu", random_state=0)
+    det.fit(D, X_other=O)
+    s = np.r_[det.anomaly_score(tn), det.anomaly_score(ta)]
+    auc = roc_auc_score(np.r_[np.zeros(len(tn)), np.ones(len(ta))], s)
+    assert auc > 0.9, auc
+    fpr = float(np.mean(det.anomaly_score(tn) > det.threshold_))
+    assert fpr < 0.05 + 0.06  # 300 held-out vectors: rho + about 3.5 binomial sd
+    h = det.history_
+    assert set(h) == {"recon", "np_objective", "phi", "acceptance_rate"}
+    assert all(np.isfinite(v).all() for v in h.values())
+    assert 0 < det.acceptance_rate_ <= 1
+    assert det.timings_["total"] >= sum(det.timings_[k] for k in ("vae_step", "em", "sampling", "np_step")) * 0.99
+
+
+def test_directions_threshold_and_features():
+    D, O, tn, ta = _clusters(0, shift=4.0)
+    det = NPDetector(extractor="vae", hidden=(16,), latent_dim=3, n_components=2, n_steps=60, device="cpu")
+    det.fit(D, X_other=O)
+    assert det.features(tn[:5]).shape == (5, 3)
+    a_n, a_a = det.anomaly_score(tn), det.anomaly_score(ta)
+    assert a_a.mean() > a_n.mean()  # higher = more anomalous
+    np.testing.assert_allclose(det.score_samples(tn), -a_n)
+    np.testing.assert_allclose(det.decision_function(tn), -a_n + det.threshold_)
+    assert np.mean(det.anomaly_score(D) > det.threshold_) <= 0.05
+
+
+def test_same_seed_same_scores_and_global_rng_untouched():
+    D, O, tn, _ = _clusters(0)
+    kw = {"hidden": (16,), "latent_dim": 2, "n_components": 2, "n_steps": 15, "device": "cpu", "random_state": 4}
+    state = torch.random.get_rng_state()
+    a = NPDetector(**kw).fit(D, X_other=O).anomaly_score(tn)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = NPDetector(**kw).fit(D, X_other=O).anomaly_score(tn)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_em_every_and_subset():
+    D, O, _, _ = _clusters(1)
+    det = NPDetector(hidden=(8,), latent_dim=2, n_components=2, n_steps=12, em_every=4, n_em_vectors=100, device="cpu")
+    det.fit(D, X_other=O)
+    phi = det.history_["phi"]
+    assert np.all(phi[0:4] == phi[0]) and np.all(phi[4:8] == phi[4])
+
+
+def test_warmup_and_vae_data():
+    D, O, tn, _ = _clusters(1)
+    kw = {"hidden": (8,), "latent_dim": 2, "n_components": 2, "n_steps": 10, "em_every": 3, "device": "cpu"}
+    det = NPDetector(warmup_steps=4, vae_data="both", **kw).fit(D, X_other=O)
+    h = det.history_
+    assert np.all(h["phi"][:4] == 0) and np.all(h["acceptance_rate"][4:] > 0)
+    assert h["phi"][4] == h["phi"][6] != h["phi"][7]  # refreshes counted from the end of the warm-up
+    assert det.acceptance_rate_ == pytest.approx(h["acceptance_rate"][4:].mean())
+    assert np.isfinite(det.anomaly_score(tn)).all()
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("other", [None, np.zeros((0, 16))])
+def test_empty_other_set_is_a_clear_error(other):
+    D, _, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match="X_other"):
+        NPDetector(**{**TINY, "n_components": 2}).fit(D, X_other=other)
+
+
+def test_baselines_accept_missing_other_set():
+    D, _, tn, _ = _clusters(0)
+    assert np.isfinite(NPDetector(extractor="vae", **TINY).fit(D).anomaly_score(tn)).all()
+
+
+def test_fewer_vectors_than_components():
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match="n_components"):
+        NPDetector(**{**TINY, "n_components": 16}).fit(D[:10], X_other=O)
+    with pytest.raises(ValueError, match="n_em_vectors"):
+        NPDetector(**{**TINY, "n_components": 4, "n_em_vectors": 3}).fit(D, X_other=O)
+
+
+def test_sampler_that_accepts_nothing_fails_loudly_not_nan(monkeypatch):
+    """A normal model that covers the whole prior (every L below phi): Algorithm 2 raises, no NaN appears."""
+    import adskit.detectors.np_vae as mod
+
+    real = mod.sample_anomalous_features
+
+    def covering(score_fn, phi, n, dim, **kw):
+        return real(lambda f: torch.full((f.shape[0],), -np.inf), phi, n, dim, **kw)
+
+    monkeypatch.setattr(mod, "sample_anomalous_features", covering)
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(SamplingError, match=r"acceptance rate 0/64 with phi="):
+        NPDetector(**{**TINY, "max_draws": 64}).fit(D, X_other=O)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"extractor": "pca"}, "extractor"),
+        ({"rho": 1.5}, "rho"),
+        ({"em_every": 0}, "em_every"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"lr": -1.0}, "lr"),
+        ({"vae_data": "d"}, "vae_data"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+    ],
+)
+def test_bad_parameters_name_themselves(kwargs, name):
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match=name):
+        NPDetector(**{**TINY, **kwargs}).fit(D, X_other=O)
+
+
+def test_other_set_feature_mismatch():
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match="X_other"):
+        NPDetector(**TINY).fit(D, X_other=O[:, :5])

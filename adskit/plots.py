@@ -21,7 +21,7 @@ def plot_grid_maps(maps: Mapping[str, np.ndarray], lim: float, title: str = "", 
     """
     names = list(maps)
     if axes is None:
-        fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False, layout="constrained")
         axes = axes[0]
     else:
         fig = np.ravel(axes)[0].figure

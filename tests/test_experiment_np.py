@@ -64,17 +64,22 @@ def test_run_writes_json_figure_and_report(tiny_root, tmp_path):
     for m in res.metrics:
         assert set(res.metrics[m]) == {"-5", "5"}
         for v in res.metrics[m].values():
-            for rule in ("oracle", "at_phi"):
+            for rule in ("oracle", "at_phi", "at_phi_train"):
                 assert all(np.isfinite(v[rule][k]) and 0 <= v[rule][k] <= 1 for k in ("precision", "recall", "f1"))
             assert set(v["auc_by_group"]) == {"sustained", "time_varying", "sudden"}
             assert 0 <= v["auc"] <= 1
-        assert 0 <= res.fpr_check[m]["fpr"] <= 1
+        for which in ("calibrated", "training"):
+            c = res.fpr_check[m][which]
+            assert 0 <= c["fpr"] <= 1 and 0 <= c["clip_fpr"] <= 1 and c["boot_low"] <= c["fpr"] <= c["boot_high"]
+            assert c["n_clips"] == res.data_info["n_test_normal_clips"]
+        assert res.fpr_check[m]["calibrated"]["n_fit"] == res.data_info["vectors"]["calibration"]
     assert 0 < res.training["PROP"]["acceptance_rate"] <= 1
     payload = json.loads((tmp_path / "neyman_pearson.json").read_text())
     assert payload["config"]["mode"] == "quick" and "pattern" in payload
     assert payload["paper"]["-10"]["PROP"] == list(PAPER_TABLE_I[-10]["PROP"])
     md = (tmp_path / "neyman_pearson.md").read_text()
     assert "| 5 dB | PROP |" in md and "np_roc.png" in md and "mode quick" in md
+    assert "at calibrated phi_rho" in md and "at training phi_rho (paper)" in md
     assert (tmp_path / "np_roc.png").stat().st_size > 1000
     assert any(k.startswith("F1: PROP >= VAE") for k in res.pattern())
 
@@ -85,6 +90,20 @@ def test_same_seed_same_numbers(tiny_root):
     a = run_neyman_pearson(cfg, progress=False, data=data)
     b = run_neyman_pearson(cfg, progress=False, data=data)
     assert a.metrics["PROP"]["5"]["auc"] == b.metrics["PROP"]["5"]["auc"]
+
+
+def test_calibration_split_is_by_clip_and_disjoint(tiny_root):
+    cfg = NPConfig.quick(data_dir=str(tiny_root), **TINY)
+    data = load_np_data(cfg, progress=False)
+    info = data.info
+    assert info["n_calibration_clips"] == 1 and info["n_train_clips"] == 2  # round(0.2 x 3) -> at least one
+    assert len(data.calibration) == info["vectors"]["calibration"] > 0
+    # whole clips: no calibration vector is also a training vector
+    assert not (data.calibration[:, None, :8] == data.train[None, :, :8]).all(-1).any()
+    assert data.test_normal_clip.shape == (len(data.test_normal),)
+    assert np.unique(data.test_normal_clip).size == info["n_test_normal_clips"]
+    again = load_np_data(cfg, progress=False)
+    np.testing.assert_array_equal(again.calibration, data.calibration)
 
 
 def test_mixtures_are_labelled_inside_the_anomaly(tiny_root):
@@ -103,10 +122,12 @@ def test_cli_parser_and_reproduce_step(tiny_root, tmp_path):
     args = ap.parse_args(
         ["np", "--out", str(tmp_path), "--data-dir", str(tiny_root), "--steps", "6", "--hidden", "16"]
         + ["--snrs", "0", "--methods", "VAE", "PROP", "--device", "cpu", "--no-progress", "--reg-covar", "0.01"]
+        + ["--reg-covar-relative", "--calibration-fraction", "0.34"]
     )
     cfg = np_config_from_args(args)
     assert cfg.mode == "quick" and cfg.n_steps == 6 and cfg.hidden == (16,) and cfg.methods == ("VAE", "PROP")
     assert cfg.reg_covar == 0.01 and cfg.vae_data == "other"
+    assert cfg.reg_covar_relative is True and cfg.calibration_fraction == 0.34
     md = run_np_step(args, tmp_path)
     assert md.startswith("## Neyman-Pearson") and (tmp_path / "neyman_pearson.json").exists()
     # a bare `adskit reproduce` namespace (no np options) gives the quick defaults
@@ -150,6 +171,7 @@ def test_real_folders(tiny_root, tmp_path):
         ({"methods": ("PCA",)}, "methods"),
         ({"rho": 0.0}, "rho"),
         ({"snrs": ()}, "snrs"),
+        ({"calibration_fraction": 0.0}, "calibration_fraction"),
     ],
 )
 def test_bad_config_names_the_field(kwargs, name):

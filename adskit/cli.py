@@ -52,6 +52,21 @@ def _run_verify(args: argparse.Namespace, out: Path) -> str:
 REPRODUCE_STEPS["verification"] = _run_verify
 
 
+def _run_sound(args: argparse.Namespace, out: Path) -> str:
+    from .experiments.sound import run_sound_step
+
+    return run_sound_step(args, out)
+
+
+REPRODUCE_STEPS["sound"] = _run_sound
+
+
+def cmd_sound(args: argparse.Namespace) -> int:
+    seed_everything(args.seed)
+    _run_sound(args, args.out)
+    return 0
+
+
 def _run_np(args: argparse.Namespace, out: Path) -> str:
     from .experiments.neyman_pearson import run_np_step
 
@@ -127,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     from .experiments.neyman_pearson import add_np_parser
+    from .experiments.sound import add_sound_parser
+
+    add_sound_parser(sub).set_defaults(func=cmd_sound)
 
     add_np_parser(sub, _add_common)
     return ap

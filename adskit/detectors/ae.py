@@ -142,6 +142,14 @@ def _as_matrix(X: Any, name: str, min_rows: int = 1) -> torch.Tensor:
     return as_float_tensor(X, name, ndim=2, min_rows=min_rows)
 
 
+def _fast_tensor(X: Any, name: str) -> torch.Tensor:
+    """A float tensor view of a 2-D batch without the finiteness scan (the training loop checks the loss)."""
+    t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
+    if t.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {tuple(t.shape)}")
+    return t if t.is_floating_point() else t.float()
+
+
 def _split_batch(b: Any) -> tuple[Any, Any]:
     """``(X, X_anomalous)`` from a batch: an array, a ``(X, Xa)`` tuple, a dict or an object with ``X``."""
     if isinstance(b, tuple):
@@ -532,18 +540,21 @@ class AEDetector(BaseDetector):
                     ) from None
 
         head: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        k = int(n_stat_batches)
 
         def raw(step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
             if step in head:
                 return head.pop(step)
             X, Xa = _split_batch(source(step))
-            X = as_float_tensor(X, f"batches[{step}] X", ndim=2, min_rows=2)
-            if Xa is not None:
-                Xa = as_float_tensor(Xa, f"batches[{step}] X_anomalous", ndim=2, min_rows=0)
-                Xa = Xa if Xa.shape[0] > 0 else None
-            return X, Xa
+            if step < k:  # full checks on the first batches; later a NaN shows up as a non-finite loss
+                X = as_float_tensor(X, f"batches[{step}] X", ndim=2, min_rows=2)
+                if Xa is not None:
+                    Xa = as_float_tensor(Xa, f"batches[{step}] X_anomalous", ndim=2, min_rows=0)
+            else:
+                X = _fast_tensor(X, f"batches[{step}] X")
+                Xa = None if Xa is None else _fast_tensor(Xa, f"batches[{step}] X_anomalous")
+            return X, (Xa if Xa is not None and Xa.shape[0] > 0 else None)
 
-        k = int(n_stat_batches)
         for s in range(k):
             head[s] = raw(s)
         first = torch.cat([head[s][0] for s in range(k)])

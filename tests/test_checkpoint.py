@@ -1,0 +1,142 @@
+"""Checkpoints: round trip, resume, refusing pickled or tampered files, atomic writes."""
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from adskit.detectors import AEDetector
+from adskit.detectors.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+SMALL = {"hidden": (16,), "latent_dim": 2, "batch_size": 32, "device": "cpu"}
+
+
+def _data(seed=0, n=256, d=6):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)).astype(np.float32), (3 + rng.normal(size=(64, d))).astype(np.float32)
+
+
+def test_round_trip_equal_scores_params_and_threshold(tmp_path):
+    X, Xa = _data()
+    det = AEDetector("bu", n_updates=15, feature_config="paper", **SMALL).fit(X, X_anomalous=Xa)
+    path = det.save(tmp_path / "ae.pt")
+    back = AEDetector.load(path, device="cpu")
+    np.testing.assert_array_equal(back.anomaly_score(X), det.anomaly_score(X))
+    np.testing.assert_array_equal(back.predict(X), det.predict(X))
+    assert back.threshold_ == det.threshold_ and back.h_ == det.h_ and back.C_ == det.C_
+    assert back.get_params() == det.get_params() | {"feature_config": back.feature_config}
+    assert back.feature_config_["n_mels"] == 64 and back.feature_config_["hop_length"] == 256
+    np.testing.assert_array_equal(back.mean_, det.mean_)
+    np.testing.assert_array_equal(back.history_["loss"], det.history_["loss"])
+    ck = load_checkpoint(path, kind="AEDetector")
+    assert ck.adskit_version and ck.optimizer is None and set(ck.scaler) == {"mean", "scale"}
+
+
+class _Stop(Exception):
+    pass
+
+
+def _batches(fail_at=None):
+    X, Xa = _data(1)
+
+    def get(step):
+        if fail_at is not None and step == fail_at:
+            raise _Stop(step)
+        g = np.random.default_rng([5, step])
+        return X[g.integers(0, len(X), 40)], Xa[g.integers(0, len(Xa), 10)]
+
+    return get
+
+
+@pytest.mark.parametrize("cost", ["re", "snp", "bu"])
+def test_resume_gives_the_uninterrupted_result(tmp_path, cost):
+    straight = AEDetector(cost, **SMALL).fit_batches(_batches(), 24)
+    path = tmp_path / "run.pt"
+    with pytest.raises(_Stop):
+        AEDetector(cost, **SMALL).fit_batches(_batches(fail_at=17), 24, checkpoint=path, checkpoint_every=8)
+    assert load_checkpoint(path).state["step"] == 16
+    resumed = AEDetector(cost, **SMALL).fit_batches(_batches(), 24, checkpoint=path, checkpoint_every=8, resume=True)
+    for k, v in straight.model_.state_dict().items():
+        assert torch.equal(v, resumed.model_.state_dict()[k]), k
+    np.testing.assert_array_equal(straight.history_["loss"], resumed.history_["loss"])
+    assert load_checkpoint(path).state["step"] == 24 and "threshold" in load_checkpoint(path).state
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    path = tmp_path / "run.pt"
+    AEDetector("re", **SMALL).fit_batches(_batches(), 8, checkpoint=path)
+    with pytest.raises(ValueError, match="other settings.*lr"):
+        AEDetector("re", lr=0.01, **SMALL).fit_batches(_batches(), 8, checkpoint=path, resume=True)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_refuses_pickled_code_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    for i, writer in enumerate((lambda f, o: torch.save(o, f), lambda f, o: pickle.dump(o, open(f, "wb")))):
+        path = tmp_path / f"evil{i}.pt"
+        writer(path, {"format": "adskit-checkpoint", "x": _Evil(str(marker))})
+        with pytest.raises(CheckpointError, match=f"evil{i}.pt.*refused"):
+            AEDetector.load(path)
+        assert not marker.exists()
+
+
+def test_refuses_tampered_truncated_foreign_and_newer_files(tmp_path):
+    X, _ = _data()
+    path = AEDetector("re", n_updates=3, **SMALL).fit(X).save(tmp_path / "ae.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["encoder.0.weight"] += 1e-3
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="edited.pt.*digest mismatch"):
+        AEDetector.load(tmp_path / "edited.pt")
+    data = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pt"):
+        AEDetector.load(tmp_path / "cut.pt")
+    torch.save({"w": torch.ones(2)}, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="not an adskit checkpoint"):
+        AEDetector.load(tmp_path / "plain.pt")
+    save_checkpoint(tmp_path / "other.pt", kind="GMMDetector", config={}, state_dict={})
+    with pytest.raises(CheckpointError, match="expected a 'AEDetector'"):
+        AEDetector.load(tmp_path / "other.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match="newer"):
+        load_checkpoint(tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    X, _ = _data()
+    det = AEDetector("re", n_updates=3, **SMALL).fit(X)
+    path = det.save(tmp_path / "ae.pt")
+    before = path.read_bytes()
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        AEDetector("re", n_updates=4, **SMALL).fit(X).save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ae.pt"]  # no temporary file left behind
+    AEDetector.load(path)
+
+
+def test_checkpoint_is_plain_tensors_and_json(tmp_path):
+    X, _ = _data()
+    path = AEDetector("re", n_updates=3, **SMALL).fit(X).save(tmp_path / "ae.pt")
+    payload = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
+    assert payload["format"] == "adskit-checkpoint" and isinstance(payload["meta_json"], str)

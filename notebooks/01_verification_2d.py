@@ -118,7 +118,16 @@ for h in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 5.0):
 
 # %% [markdown]
 # With $h = 0.2$ the rim points get the largest weights, the centre the smallest: the weighted batch looks
-# uniform over the disc. (Notebook 04 has a slider for $h$ and $\varepsilon$.)
+# uniform over the disc. Move the sliders to see both failure modes (the panel redraws from cached distances;
+# nothing is retrained).
+
+# %%
+from IPython.display import display
+
+from adskit.widgets import bandwidth_explorer
+
+panel = bandwidth_explorer(batch, h=0.2)
+display(panel)
 #
 # ## 4. Train RE, SNP and BU from the same initial parameters
 #

@@ -184,9 +184,13 @@ class AEDetector(BaseDetector):
     eps : float >= 0, the BU weight regulariser (16)
     C : float or "auto"
         Clip of the anomalous term (SNP, BU). "auto" follows "the tendency of the maximum value of A of normal
-        training samples" (paper §4.1.1): at each update C = ``c_factor`` x an exponential moving average
-        (0.99) of the batch maximum of the normal scores.
+        training samples" (paper §4.1.1) as the spec proposes (train RE briefly, take the maximum normal score):
+        the first ``c_warmup`` share of the updates runs without the anomalous term (RE, or the weighted term
+        for BU) while tracking an exponential moving average (0.9) of the batch maximum of the normal scores;
+        C is then frozen at ``c_factor`` x that value. A C that kept following the normal scores fed back on
+        itself (raising C let the normal scores rise, which raised C), so it is fixed after the warm-up.
     c_factor : float, multiplier for C="auto"
+    c_warmup : float in [0, 1), share of the updates spent estimating C when C="auto" (default 0.1)
     standardize_input : bool, standardise inputs per dimension with training statistics
     kde_standardize : bool, standardise the KDE input with training statistics (paper §4.2.2); with
         ``standardize_input`` the AE input already is
@@ -239,6 +243,7 @@ class AEDetector(BaseDetector):
         eps: float = 1e-6,
         C: float | str = "auto",
         c_factor: float = 2.0,
+        c_warmup: float = 0.1,
         standardize_input: bool = True,
         kde_standardize: bool = True,
         optimizer: str = "amsgrad",
@@ -267,6 +272,7 @@ class AEDetector(BaseDetector):
         self.eps = eps
         self.C = C
         self.c_factor = c_factor
+        self.c_warmup = c_warmup
         self.standardize_input = standardize_input
         self.kde_standardize = kde_standardize
         self.optimizer = optimizer
@@ -329,6 +335,8 @@ class AEDetector(BaseDetector):
         if not (isinstance(self.C, str) and self.C == "auto"):
             check_positive(self.C, "C")
         check_positive(self.c_factor, "c_factor")
+        if not 0.0 <= float(self.c_warmup) < 1.0:
+            raise ValueError(f"c_warmup: expected a share of the updates in [0, 1), got {self.c_warmup!r}")
         if int(self.batch_size) < 2:
             raise ValueError(f"batch_size: expected an integer >= 2, got {self.batch_size!r}")
         for name in ("n_updates", "n_epochs", "batches_per_epoch", "anomalous_batch_size"):
@@ -705,7 +713,8 @@ class AEDetector(BaseDetector):
         self._kde_std = kde_std
         auto_c = isinstance(self.C, str)
         c_value = float("nan") if auto_c else float(self.C)
-        if auto_c and ema_max is not None:
+        warm = max(1, int(float(self.c_warmup) * n_updates)) if auto_c else 0
+        if auto_c and ema_max is not None and start >= warm:
             c_value = float(self.c_factor) * ema_max
         self.n_updates_ = n_updates
         self.model_.train()
@@ -727,17 +736,20 @@ class AEDetector(BaseDetector):
             both = xb if xa is None else torch.cat([xb, xa])
             a_all = self._scores_t(both)
             a_n, a_a = a_all[:nb], a_all[nb:]
-            if auto_c:
+            in_warmup = auto_c and step < warm
+            if in_warmup:  # estimate C from the normal scores; no anomalous term yet
                 bmax = float(a_n.detach().max())
-                ema_max = bmax if ema_max is None else 0.99 * ema_max + 0.01 * bmax
-                c_value = float(self.c_factor) * ema_max
-            if self.cost == "re":
+                ema_max = bmax if ema_max is None else 0.9 * ema_max + 0.1 * bmax
+                if step == warm - 1:
+                    c_value = float(self.c_factor) * ema_max
+            use_anom = xa is not None and not in_warmup
+            if self.cost == "re" or (self.cost == "snp" and not use_anom):
                 loss = re_loss(a_n)
             elif self.cost == "snp":
                 loss = snp_loss(a_n, a_a, c_value)
             else:
                 w = bu_weights(xb, self.h_, self.eps, standardize=kde_std, warn=step == start)
-                loss = bu_loss(a_n, w, a_a if xa is not None else None, c_value if xa is not None else None)
+                loss = bu_loss(a_n, w, a_a if use_anom else None, c_value if use_anom else None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

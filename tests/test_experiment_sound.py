@@ -116,6 +116,18 @@ def test_bad_config_names_the_field(kwargs, match):
         SoundConfig(**kwargs).validate()
 
 
+def test_quick_defaults_and_the_re_max_clip():
+    """The quick defaults documented in SoundConfig (1500 updates, C = 1 x the RE maximum) reach the detectors."""
+    from adskit.experiments.sound import _detector
+
+    cfg = SoundConfig.quick(device="cpu")
+    assert (cfg.n_updates, cfg.c_factor, cfg.h_factor, cfg.train_anr) == (1500, 1.0, 1.0, (-20.0, -10.0))
+    assert SoundConfig.full().n_updates is None
+    det = _detector(cfg, "fcn40-small", "snp", False, c_re=123.0)
+    assert det.C == pytest.approx(123.0) and det.n_updates == 1500
+    assert _detector(SoundConfig.quick(c_factor=2.0), "fcn40-small", "bu", False, c_re=10.0).C == pytest.approx(20.0)
+
+
 @pytest.mark.slow
 def test_quick_synthetic_run(tmp_path):
     """The quick experiment on the synthetic default: every output written, detectors above chance at -10 dB."""

@@ -13,16 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._utils import atomic_write_text, seed_everything
+from .experiments._cli import add_common_arguments as _add_common
+from .experiments._cli import add_mode_arguments
 
 #: experiments run by ``adskit reproduce``, in order: name -> (runner(args, out_dir) -> markdown section)
 REPRODUCE_STEPS: dict[str, Callable[[argparse.Namespace, Path], str]] = {}
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True, help="output folder (created; existing files are kept)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _verification_config(args: argparse.Namespace):
@@ -125,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="run the paper experiments and write report.md")
     _add_common(p)
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="CPU minutes on the embedded synthetic data")
-    mode.add_argument("--full", action="store_true", help="the papers' settings (GPU recommended)")
+    add_mode_arguments(p, "CPU minutes on the embedded synthetic data", "the papers' settings (GPU recommended)")
     p.add_argument("--only", nargs="+", help=f"run only these steps (of {list(REPRODUCE_STEPS)})")
     p.set_defaults(func=cmd_reproduce)
 

@@ -59,6 +59,7 @@ from ..audio import (
 from ..detectors.np_vae import NPDetector
 from ..metrics import auc, precision_recall_f1, roc
 from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
+from ._cli import add_common_arguments, add_mode_arguments
 
 __all__ = [
     "METHODS",
@@ -760,21 +761,15 @@ def report_markdown(res: NPResult) -> str:
 
 
 def add_np_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.ArgumentParser:
-    """Register ``adskit np`` on an argparse subparsers object; ``common`` adds --out/--seed/--device/...
+    """Register ``adskit np`` on an argparse subparsers object (``common`` defaults to the shared --out/--seed/...)
 
     Returns the new parser (its ``func`` runs the comparison and returns an exit code).
     """
     p = sub.add_parser("np", help="Neyman-Pearson feature extractor vs AE/VAE + GMM (EUSIPCO 2017 Table I)")
-    if common is not None:
-        common(p)
-    else:
-        p.add_argument("--out", type=Path, required=True, help="output folder")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
-        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="CPU minutes: smaller network, fewer steps (default)")
-    mode.add_argument("--full", action="store_true", help="the paper's settings (GPU recommended)")
+    (common or add_common_arguments)(p)
+    add_mode_arguments(
+        p, "CPU minutes: smaller network, fewer steps (default)", "the paper's settings (GPU recommended)"
+    )
     p.add_argument("--machine", help="synthetic target machine (default fan); the others are O")
     p.add_argument("--data-dir", dest="data_dir", help="root of a synthetic data set (manifest.json)")
     p.add_argument("--normal", dest="normal_dir", help="folder of normal clips of the target machine (D)")

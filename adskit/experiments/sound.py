@@ -33,6 +33,7 @@ import numpy as np
 from .._utils import atomic_write_json, atomic_write_text, check_positive, resolve_device, save_figure
 from ..detectors import AEDetector
 from ..metrics import auc, pauc, roc
+from ._cli import add_common_arguments, add_mode_arguments
 
 __all__ = [
     "SoundConfig",
@@ -835,13 +836,12 @@ def _markdown(res: SoundResult, files: dict[str, str]) -> str:
 def add_sound_parser(sub) -> argparse.ArgumentParser:
     """Add the ``adskit sound`` subcommand to an ``argparse`` sub-parsers object; returns the parser."""
     p = sub.add_parser("sound", help="sound experiment: RE / SNP / BU autoencoders (BU paper §4.2)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created; existing files are kept)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="CPU minutes: one machine, two small AEs (default)")
-    mode.add_argument("--full", action="store_true", help="the paper's settings: four AEs, 200 x 500 updates (GPU)")
+    add_common_arguments(p)
+    add_mode_arguments(
+        p,
+        "CPU minutes: one machine, two small AEs (default)",
+        "the paper's settings: four AEs, 200 x 500 updates (GPU)",
+    )
     p.add_argument("--normal", type=Path, help="folder of normal clips (split into train and test)")
     p.add_argument("--something-else", dest="something_else", type=Path, help="folder of something-else sounds")
     p.add_argument("--anomalies", type=Path, help="folder of anomalous sounds mixed into held-out normal clips")

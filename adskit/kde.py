@@ -58,15 +58,20 @@ def _check_batch(x: Any, name: str = "x") -> tuple[torch.Tensor, bool]:
 
 
 def _sq_dists(x: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared distances (B, B) in float64 with one matrix product; diagonal exactly 0.
+    """Pairwise squared distances (B, B) with one matrix product, in the dtype of ``x`` (float32 or float64);
+    diagonal exactly 0.
 
     The batch is centred first, which removes most of the cancellation in ||a||^2 + ||b||^2 - 2 a.b for
-    data far from the origin or of large dimension.
+    data far from the origin or of large dimension; that keeps float32 accurate enough for the weights
+    (a float64 Gram matrix would cost most of a training step on the CPU).
     """
-    z = x.detach().to(torch.float64)
+    z = x.detach()
+    if z.dtype not in (torch.float32, torch.float64):
+        z = z.to(torch.float32)
     z = z - z.mean(0, keepdim=True)
     sq = (z * z).sum(1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (z @ z.T)
+    d2 = torch.addmm(sq.unsqueeze(1), z, z.T, alpha=-2.0)  # ||a||^2 - 2 a.b, fused into the product
+    d2.add_(sq.unsqueeze(0))
     d2.clamp_(min=0.0)
     d2.fill_diagonal_(0.0)
     return d2
@@ -97,11 +102,11 @@ def standardize_with(x: torch.Tensor, standardize: Any) -> torch.Tensor:
             f"standardize: mean/std have {mean.shape[0]}/{std.shape[0]} entries, x has {x.shape[1]} dimensions"
         )
     std = torch.where(std > 0, std, torch.ones_like(std))
-    return (x.to(torch.float64) - mean) / std
+    return ((x.to(torch.float64) - mean) / std).to(x.dtype)
 
 
 def gram_matrix(x: Any, h: float) -> torch.Tensor:
-    """Gaussian Gram matrix K_nm = exp(-||x_n - x_m||^2 / (2 h^2)), shape (B, B), float64, diagonal 1."""
+    """Gaussian Gram matrix K_nm = exp(-||x_n - x_m||^2 / (2 h^2)), shape (B, B), dtype of ``x``, diagonal 1."""
     h = check_positive(h, "h")
     t, _ = _check_batch(x)
     return torch.exp(-_sq_dists(t) / (2.0 * h * h))
@@ -124,7 +129,7 @@ def log_gaussian_kde(x: Any, h: float) -> torch.Tensor | np.ndarray:
     h = check_positive(h, "h")
     t, is_numpy = _check_batch(x)
     logk = -_sq_dists(t) / (2.0 * h * h)
-    out = torch.logsumexp(logk, dim=1) - math.log(t.shape[0])
+    out = (torch.logsumexp(logk, dim=1) - math.log(t.shape[0])).to(torch.float64)
     return out.cpu().numpy() if is_numpy else out
 
 
@@ -132,7 +137,8 @@ def gaussian_kde(x: Any, h: float) -> torch.Tensor | np.ndarray:
     """Mini-batch Gaussian KDE without normalising constant (spec eq 15).
 
     p_hat_n = (1/B) sum_m exp(-||x_n - x_m||^2 / (2 h^2)), self-term included, so p_hat_n lies in [1/B, 1].
-    Higher = denser (more typical). One matrix product on the device of ``x`` (CPU or CUDA), in float64.
+    Higher = denser (more typical). One matrix product on the device of ``x`` (CPU or CUDA), in the precision of ``x``
+    (float32 or float64); the result is float64.
 
     Parameters
     ----------

@@ -87,6 +87,7 @@ def lab(tmp_path, request):
         JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
         JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        ADSKIT_DATA=str(tmp_path / "adskit-data"),  # never read or write the user's cached data and scores
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
     log = tmp_path / "jupyter.log"

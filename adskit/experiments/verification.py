@@ -243,6 +243,7 @@ def write_verification(res: VerificationResult, out_dir: str | Path) -> dict[str
         + "\n\n"
         + "\n".join(f"- {k}: {'reproduced' if v else 'NOT reproduced'}" for k, v in res.pattern().items())
         + f"\n- run time: {res.seconds:.1f} s; settings: {res.config}\n"
+        + "\n![Figure 2: q(x) on the grid](fig2_q.png)\n\n![Figure 3: A(x) on the grid](fig3_A.png)\n"
     )
     files["md"] = str(atomic_write_text(out / "verification.md", md))
     res.files = files

@@ -24,6 +24,7 @@ EXPECTED_FAILURES = {
     expected_failed_checks=lambda est: EXPECTED_FAILURES if est.cost == "re" else {},
 )
 def test_sklearn_contract(estimator, check):
+    """Each scikit-learn check_* function raises AssertionError (or fails outright) on a contract violation."""
     check(estimator)
 
 

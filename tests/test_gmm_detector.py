@@ -30,6 +30,7 @@ def _expected_failed(estimator) -> dict[str, str]:
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_contract(estimator, check):
+    """Each scikit-learn check_* function raises AssertionError (or fails outright) on a contract violation."""
     check(estimator)
 
 

@@ -1,155 +1,301 @@
 """The ``adskit`` command: a thin argparse layer over :mod:`adskit.experiments`.
 
-adskit reproduce --quick --out DIR     every paper experiment on the embedded synthetic data + report.md
-adskit verify --out DIR                the 2-D verification experiment (BU paper §4.1, Table 1)
+adskit reproduce --quick --out DIR             every paper experiment over seeds on the synthetic data + report
+adskit verify | sound | np [options] --out DIR  one experiment over seeds (``--seeds 0 1 2``), on Dask
+adskit sweep EXPERIMENT [options] --out DIR     the same, spelled as a sweep (``--scheduler ADDRESS`` for a cluster)
+adskit report DIR [DIR ...]                     aggregate result folders: summary.json, summary.md, figures
+
+Every experiment runs as one :class:`~adskit.experiments.runs.Run` per (seed, machine, model, cost), each in its
+own result folder, on a ``distributed.LocalCluster`` (or the scheduler given); a re-run skips complete runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ._utils import atomic_write_text, seed_everything
-from .experiments._cli import add_common_arguments as _add_common
-from .experiments._cli import add_mode_arguments
+from ._utils import atomic_write_text
 
-#: experiments run by ``adskit reproduce``, in order: name -> (runner(args, out_dir) -> markdown section)
-REPRODUCE_STEPS: dict[str, Callable[[argparse.Namespace, Path], str]] = {}
-
-
-def _verification_config(args: argparse.Namespace):
-    from .experiments.verification import VerificationConfig
-
-    kw = {"seed": args.seed, "device": args.device}
-    for name in ("n_updates", "h", "eps", "C", "lr"):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[name] = v
-    if getattr(args, "widths", None):
-        kw["widths"] = tuple(args.widths)
-    return VerificationConfig(**kw)
+#: experiments in the order ``adskit reproduce`` runs them
+EXPERIMENTS = ("verify", "sound", "np")
+QUICK_SEEDS = (0, 1, 2)
+FULL_SEEDS = (0, 1, 2, 3, 4)
 
 
-def _run_verify(args: argparse.Namespace, out: Path) -> str:
-    from .experiments.verification import run_verification
-
-    res = run_verification(_verification_config(args), out_dir=out, progress=not args.no_progress)
-    print(res.table_markdown())
-    for k, v in res.pattern().items():
-        print(f"{k}: {'reproduced' if v else 'NOT reproduced'}")
-    print(f"wrote {', '.join(res.files.values())} ({res.seconds:.1f} s)")
-    return Path(res.files["md"]).read_text()
+# ------------------------------------------------------------------------------------------ shared arguments
 
 
-REPRODUCE_STEPS["verification"] = _run_verify
+def add_common_arguments(p: argparse.ArgumentParser, quick_help: str, full_help: str) -> None:
+    """--out, --seeds, --device, --no-progress, --quick/--full, --workers, --scheduler."""
+    p.add_argument("--out", type=Path, required=True, help="result folder (created; complete runs in it are kept)")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", help=f"seeds (default {' '.join(map(str, QUICK_SEEDS))}; --full: 0-4)"
+    )
+    p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # one seed: the same as --seeds S
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help=quick_help)
+    mode.add_argument("--full", action="store_true", help=full_help)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of the local Dask cluster (default: the cores; 0: no Dask, one run after another)",
+    )
+    p.add_argument("--scheduler", help="address of a running Dask scheduler (e.g. tcp://host:8786) instead")
 
 
-def _run_sound(args: argparse.Namespace, out: Path) -> str:
-    from .experiments.sound import run_sound_step
-
-    return run_sound_step(args, out)
-
-
-REPRODUCE_STEPS["sound"] = _run_sound
-
-
-def cmd_sound(args: argparse.Namespace) -> int:
-    seed_everything(args.seed)
-    _run_sound(args, args.out)
-    return 0
-
-
-def _run_np(args: argparse.Namespace, out: Path) -> str:
-    from .experiments.neyman_pearson import run_np_step
-
-    return run_np_step(args, out)
-
-
-REPRODUCE_STEPS["neyman_pearson"] = _run_np
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    seed_everything(args.seed)
-    _run_verify(args, args.out)
-    return 0
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    seed_everything(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sections = [
-        "# adskit reproduction report\n",
-        f"Mode: {'quick' if args.quick else 'full'}; seed {args.seed}; device {args.device}.\n",
-    ]
-    only = set(args.only or REPRODUCE_STEPS)
-    unknown = only - set(REPRODUCE_STEPS)
-    if unknown:
-        print(
-            f"adskit: --only: unknown step(s) {sorted(unknown)}; known: {list(REPRODUCE_STEPS)}",
-            file=sys.stderr,
-        )
-        return 2
-    failed = []
-    for name, step in REPRODUCE_STEPS.items():
-        if name not in only:
-            continue
-        print(f"== {name} ==", flush=True)
-        t0 = time.perf_counter()
-        sub = args.out / name
-        try:
-            sections.append(step(args, sub).replace("](", f"]({name}/"))
-        except Exception as exc:  # one failed experiment is reported, the others still run
-            failed.append(name)
-            sections.append(f"## {name}\n\nFAILED: {type(exc).__name__}: {exc}\n")
-            print(f"adskit: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sections.append(f"\n_{name}: {time.perf_counter() - t0:.1f} s_\n")
-    report = atomic_write_text(args.out / "report.md", "\n".join(sections))
-    print(f"wrote {report}")
-    return 1 if failed else 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    ap = argparse.ArgumentParser(prog="adskit", description="Unsupervised anomalous sound detection kit.")
-    ap.add_argument("--version", action="version", version=f"adskit {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("reproduce", help="run the paper experiments and write report.md")
-    _add_common(p)
-    add_mode_arguments(p, "CPU minutes on the embedded synthetic data", "the papers' settings (GPU recommended)")
-    p.add_argument("--only", nargs="+", help=f"run only these steps (of {list(REPRODUCE_STEPS)})")
-    p.set_defaults(func=cmd_reproduce)
-
-    p = sub.add_parser("verify", help="2-D verification experiment (BU paper §4.1, Table 1)")
-    _add_common(p)
+def _verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-updates", dest="n_updates", type=int, help="training updates per cost (default 5000)")
     p.add_argument("--h", type=float, help="KDE bandwidth (default 0.2)")
     p.add_argument("--eps", type=float, help="BU weight regulariser (default 1e-6)")
     p.add_argument("--C", type=float, help="clip of the anomalous term (default 5)")
     p.add_argument("--lr", type=float, help="AMSGrad step size (default 1e-3)")
     p.add_argument("--widths", type=int, nargs=3, metavar=("A", "B", "C"), help="AE widths (default 64 2 64)")
-    p.set_defaults(func=cmd_verify)
+    p.add_argument("--costs", nargs="+", choices=("RE", "SNP", "BU"), help="costs (default RE SNP BU)")
 
-    from .experiments.neyman_pearson import add_np_parser
-    from .experiments.sound import add_sound_parser
 
-    add_sound_parser(sub).set_defaults(func=cmd_sound)
+def _sound_options(p: argparse.ArgumentParser) -> None:
+    from .experiments.sound import COSTS, MODELS
 
-    add_np_parser(sub, _add_common)
+    p.add_argument("--normal", dest="normal_dir", type=Path, help="folder of normal clips (split into train and test)")
+    p.add_argument("--something-else", dest="something_else_dir", type=Path, help="folder of something-else sounds")
+    p.add_argument("--anomalies", dest="anomalies_dir", type=Path, help="anomalous sounds mixed into held-out clips")
+    p.add_argument(
+        "--test", dest="test_dir", type=Path, help="labelled test files (DCASE names) instead of --anomalies"
+    )
+    p.add_argument("--anr", dest="anr_db", type=float, nargs="+", help="test ANRs in dB (default -10 -15 -20)")
+    p.add_argument("--models", nargs="+", choices=MODELS, help="AE presets")
+    p.add_argument("--costs", nargs="+", choices=COSTS, help="training costs (default re snp bu)")
+    p.add_argument("--machines", nargs="+", help="synthetic machines (default: fan; --full: all four)")
+    p.add_argument("--n-updates", dest="n_updates", type=int, help="updates per detector")
+    p.add_argument("--h-factor", dest="h_factor", type=float, help="BU bandwidth = factor x median heuristic")
+    p.add_argument("--c-factor", dest="c_factor", type=float, help="C = factor x max RE score on normal frames")
+    p.add_argument("--C", type=float, help="a fixed clip C for SNP/BU instead of factor x max RE score")
+    p.add_argument("--test-fraction", dest="test_fraction", type=float, help="held-out share of --normal clips")
+    p.add_argument("--data-dir", dest="data_dir", type=Path, help="synthetic data folder (default: made per seed)")
+
+
+def _np_options(p: argparse.ArgumentParser) -> None:
+    from .experiments.neyman_pearson import METHODS
+
+    p.add_argument("--machine", help="synthetic target machine (default fan); the others are O")
+    p.add_argument("--data-dir", dest="data_dir", type=Path, help="root of a synthetic data set (manifest.json)")
+    p.add_argument("--normal", dest="normal_dir", type=Path, help="folder of normal clips of the target machine (D)")
+    p.add_argument("--other", dest="other_dir", type=Path, help="folder of other-machine clips (O)")
+    p.add_argument("--anomalies", dest="anomalies_dir", type=Path, help="folder of isolated anomaly sounds to mix in")
+    p.add_argument("--test", dest="test_dir", type=Path, help="folder of DCASE-named labelled test clips")
+    p.add_argument("--steps", dest="n_steps", type=int, help="training steps per method")
+    p.add_argument("--hidden", type=int, nargs="+", help="hidden widths of F (default 128 x 3 quick, 512 x 3 full)")
+    p.add_argument("--snrs", type=float, nargs="+", help="mixing SNRs in dB (default -10 -5 0 5)")
+    p.add_argument("--methods", nargs="+", choices=tuple(METHODS), help="subset of AE VAE PROP")
+    p.add_argument("--em-every", dest="em_every", type=int, help="refresh GMM and phi_rho every N steps")
+    p.add_argument("--reg-covar", dest="reg_covar", type=float, help="GMM variance floor (default 1e-6)")
+    p.add_argument("--vae-data", dest="vae_data", choices=("other", "both"), help="PROP's VAE step on O or D+O")
+    p.add_argument(
+        "--reg-covar-relative",
+        dest="reg_covar_relative",
+        action=argparse.BooleanOptionalAction,
+        help="scale the GMM variance floor by the mean feature variance",
+    )
+    p.add_argument(
+        "--calibration-fraction",
+        dest="calibration_fraction",
+        type=float,
+        help="fraction of normal training clips held out for the calibrated phi_rho (default 0.2)",
+    )
+
+
+_OPTIONS = {"verify": _verify_options, "sound": _sound_options, "np": _np_options}
+_HELP = {
+    "verify": (
+        "2-D verification experiment (BU paper §4.1, Table 1)",
+        "the defaults (5,000 updates)",
+        "the same, 5 seeds",
+    ),
+    "sound": (
+        "sound experiment: RE / SNP / BU autoencoders (BU paper §4.2)",
+        "CPU minutes: one machine, two small AEs (default)",
+        "the paper's settings: four AEs, 200 x 500 updates (GPU)",
+    ),
+    "np": (
+        "Neyman-Pearson feature extractor vs AE/VAE + GMM (EUSIPCO 2017 Table I)",
+        "CPU minutes: smaller network, fewer steps (default)",
+        "the paper's settings (GPU recommended)",
+    ),
+}
+
+
+# ------------------------------------------------------------------------------------------ configs from arguments
+
+
+def _config_class(name: str):
+    if name == "verify":
+        from .experiments.verification import VerificationConfig
+
+        return VerificationConfig
+    if name == "sound":
+        from .experiments.sound import SoundConfig
+
+        return SoundConfig
+    from .experiments.neyman_pearson import NPConfig
+
+    return NPConfig
+
+
+def config_from_args(name: str, args: argparse.Namespace) -> Any:
+    """The experiment's config from parsed arguments: every option whose name is a config field, in the mode chosen.
+
+    Options left out keep the config's own defaults (written once, in the config class); paths become strings and
+    lists tuples.
+    """
+    cls = _config_class(name)
+    kw: dict[str, Any] = {"device": getattr(args, "device", "auto")}
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name, None)
+        if v is None or f.name in ("seed", "device"):
+            continue
+        kw[f.name] = str(v) if isinstance(v, Path) else tuple(v) if isinstance(v, list) else v
+    full = bool(getattr(args, "full", False))
+    if hasattr(cls, "quick"):
+        return cls.full(**kw) if full else cls.quick(**kw)
+    return cls(**kw)
+
+
+def seeds_from_args(args: argparse.Namespace) -> list[int]:
+    """``--seeds`` as given, ``--seed S`` as one seed, else the mode's default (quick: 3 seeds, full: 5)."""
+    if getattr(args, "seeds", None):
+        return list(dict.fromkeys(int(s) for s in args.seeds))
+    if getattr(args, "seed", None) is not None:
+        return [int(args.seed)]
+    return list(FULL_SEEDS if getattr(args, "full", False) else QUICK_SEEDS)
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def _sweep(names: list[str], args: argparse.Namespace) -> int:
+    from .experiments.report import spread_sentence, write_report
+    from .experiments.runs import get_experiment
+    from .experiments.sweep import run_sweep
+
+    seeds = seeds_from_args(args)
+    progress = not args.no_progress
+    out: Path = args.out
+    runs = []
+    for name in names:
+        cfg = config_from_args(name, args)
+        runs += get_experiment(name).plan(cfg, seeds)
+    print(f"{len(runs)} runs ({', '.join(names)}; seeds {seeds}) into {out}", flush=True)
+    t0 = time.perf_counter()
+    res = run_sweep(runs, out, scheduler=args.scheduler, n_workers=args.workers, progress=progress)
+    print(
+        f"{res.n_executed} executed, {res.n_skipped} already complete, {len(res.failed)} failed "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    for f in res.failed:
+        print(f"FAILED {f['run']}: {f['error']}", file=sys.stderr)
+    if not res.results:
+        print("adskit: no run completed; nothing to report", file=sys.stderr)
+        return 1
+    files = write_report(out, out_dir=out, failed=res.failed)
+    import json
+
+    summary = json.loads(Path(files["json"]).read_text())
+    for name in names:
+        print(f"{name}: {spread_sentence(summary, name)}")
+    for c in summary["comparisons"]:
+        ci = "n/a" if c["ci_low"] is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        print(
+            f"{c['experiment']} {c['machine']}/{c['model']} {c['metric']} {c['condition']}: {c['a']} - {c['b']} = "
+            f"{c['mean_diff']:+.3f} {ci} over {c['n_seeds']} seeds: {c['verdict']}"
+        )
+    for b in summary.get("bad_files", []):
+        print(f"bad file ({b.get('role')}): {b.get('path')}: {b.get('reason')}")
+    print(f"wrote {files['json']} and {files['md']}")
+    return 1 if res.failed else 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """``adskit verify|sound|np`` and ``adskit sweep EXPERIMENT``."""
+    return _sweep([args.experiment], args)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Every experiment (or ``--only`` some) in one sweep, then ``report.md`` beside the summary."""
+    only = args.only or list(EXPERIMENTS)
+    unknown = sorted(set(only) - set(EXPERIMENTS))
+    if unknown:
+        print(f"adskit: --only: unknown step(s) {unknown}; known: {list(EXPERIMENTS)}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    rc = _sweep([n for n in EXPERIMENTS if n in only], args)
+    md = (args.out / "summary.md").read_text(encoding="utf-8") if (args.out / "summary.md").exists() else ""
+    header = (
+        "# adskit reproduction report\n\n"
+        f"Mode {'full' if args.full else 'quick'}; seeds {seeds_from_args(args)}; device {args.device}; "
+        f"{time.perf_counter() - t0:.0f} s wall. Made by `adskit reproduce`; every number is a mean over seeds with "
+        "its 95 % interval, and every comparison a paired difference over seeds.\n\n"
+    )
+    report = atomic_write_text(args.out / "report.md", header + md.split("\n", 1)[-1])
+    print(f"wrote {report}")
+    return rc
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``adskit report DIR [DIR ...]``: aggregate every complete run found under the folders."""
+    from .experiments.report import write_report
+
+    files = write_report(args.folders, out_dir=args.out)
+    print(Path(files["md"]).read_text(encoding="utf-8"))
+    print(f"wrote {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _add_experiment_parsers(sub) -> None:
+    """One sub-parser per experiment, with the shared arguments and the experiment's options."""
+    for name in EXPERIMENTS:
+        help_, quick, full = _HELP[name]
+        p = sub.add_parser(name, help=help_)
+        add_common_arguments(p, quick, full)
+        _OPTIONS[name](p)
+        p.set_defaults(func=cmd_experiment, experiment=name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``adskit`` argument parser."""
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="adskit", description="Unsupervised anomalous sound detection kit.")
+    ap.add_argument("--version", action="version", version=f"adskit {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("reproduce", help="every paper experiment over seeds, then report.md")
+    add_common_arguments(p, "CPU minutes on the embedded synthetic data (default)", "the papers' settings (GPU)")
+    p.add_argument("--only", nargs="+", help=f"run only these experiments (of {list(EXPERIMENTS)})")
+    p.set_defaults(func=cmd_reproduce)
+
+    _add_experiment_parsers(sub)  # adskit verify | sound | np
+    p = sub.add_parser("sweep", help="one experiment over seeds on Dask (a local cluster, or --scheduler ADDRESS)")
+    _add_experiment_parsers(p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT"))
+
+    p = sub.add_parser("report", help="aggregate result folders over seeds (summary.json, summary.md, figures)")
+    p.add_argument("folders", type=Path, nargs="+", help="folders searched for complete runs (run.json)")
+    p.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    p.set_defaults(func=cmd_report)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``adskit`` console script; returns the exit code (2 on bad arguments)."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "command", None) == "reproduce" and not (args.quick or args.full):
-        args.quick = True
     try:
         return int(args.func(args) or 0)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"adskit: error: {exc}", file=sys.stderr)
         return 2
 

@@ -72,3 +72,103 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], ax=None, title
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+_VERDICT_COLOURS = {"reproduced": "tab:green", "reversed": "tab:red", "no difference detected": "0.45"}
+
+
+def plot_cells(cells: list[Mapping], experiment: str, metrics: list[str] | None = None, max_panels: int = 12):
+    """Mean and 95 % interval over seeds per cost and condition, each seed as a dot (one panel per metric and model).
+
+    Parameters
+    ----------
+    cells : list of mapping
+        ``summary.json`` cells (``experiment``, ``machine``, ``model``, ``cost``, ``condition``, ``metric``, ``mean``,
+        ``ci_low``, ``ci_high``, ``values``).
+    experiment : str
+        Which experiment's cells to draw.
+    metrics : list of str, optional
+        Metrics to draw (default: every metric of the experiment, at most ``max_panels`` panels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = [c for c in cells if c["experiment"] == experiment]
+    metrics = metrics or list(dict.fromkeys(c["metric"] for c in rows))
+    panels = [
+        (m, mm, md)
+        for m in metrics
+        for (mm, md) in dict.fromkeys((c["machine"], c["model"]) for c in rows if c["metric"] == m)
+    ]
+    panels = panels[:max_panels]
+    ncol = min(3, max(1, len(panels)))
+    nrow = int(np.ceil(len(panels) / ncol)) or 1
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.3 * ncol, 3.0 * nrow), squeeze=False, layout="constrained")
+    for ax, (metric, machine, model) in zip(axes.ravel(), panels, strict=False):
+        sel = [c for c in rows if (c["metric"], c["machine"], c["model"]) == (metric, machine, model)]
+        conds = list(dict.fromkeys(c["condition"] for c in sel))
+        costs = list(dict.fromkeys(c["cost"] for c in sel))
+        width = 0.8 / max(1, len(costs))
+        for k, cost in enumerate(costs):
+            x0 = np.arange(len(conds)) + (k - (len(costs) - 1) / 2) * width
+            for i, cond in enumerate(conds):
+                c = next((c for c in sel if c["cost"] == cost and c["condition"] == cond), None)
+                if c is None:
+                    continue
+                colour = f"C{k}"
+                if c["ci_low"] is not None:
+                    ax.errorbar(
+                        x0[i],
+                        c["mean"],
+                        yerr=[[c["mean"] - c["ci_low"]], [c["ci_high"] - c["mean"]]],
+                        fmt="none",
+                        ecolor=colour,
+                        capsize=3,
+                        lw=1.2,
+                    )
+                ax.plot(x0[i], c["mean"], "s", color=colour, ms=5, label=cost if i == 0 else None)
+                vals = np.asarray(c["values"], dtype=float)
+                ax.plot(
+                    np.full(vals.size, x0[i]) + np.linspace(-0.03, 0.03, vals.size),
+                    vals,
+                    ".",
+                    color=colour,
+                    alpha=0.5,
+                    ms=4,
+                )
+        ax.set_xticks(np.arange(len(conds)), conds, fontsize=8)
+        ax.set_title(f"{metric} ({machine}, {model})", fontsize=9)
+        ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(f"{experiment}: mean and 95 % interval over seeds (dots: single seeds)", fontsize=10)
+    return fig
+
+
+def plot_comparisons(comparisons: list[Mapping], title: str = "", max_rows: int = 40):
+    """Forest plot of paired differences a - b with their 95 % intervals, coloured by verdict.
+
+    Parameters
+    ----------
+    comparisons : list of mapping
+        ``summary.json`` comparisons (``a``, ``b``, ``metric``, ``condition``, ``model``, ``mean_diff``,
+        ``ci_low``, ``ci_high``, ``verdict``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    comps = list(comparisons)[:max_rows]
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(comps) + 1.2), layout="constrained")
+    y = np.arange(len(comps))[::-1]
+    for yi, c in zip(y, comps, strict=True):
+        colour = _VERDICT_COLOURS.get(c["verdict"], "k")
+        if c["ci_low"] is not None:
+            ax.plot([c["ci_low"], c["ci_high"]], [yi, yi], color=colour, lw=2)
+        ax.plot(c["mean_diff"], yi, "o", color=colour, ms=4)
+    ax.axvline(0.0, color="k", lw=0.8)
+    ax.set_yticks(y, [f"{c['a']}-{c['b']} {c['metric']} {c['condition']} ({c['model']})" for c in comps], fontsize=7)
+    ax.set_xlabel("a - b (paired over seeds); green: reproduced, red: reversed, grey: no difference detected")
+    ax.set_title(title, fontsize=10)
+    return fig

@@ -1,41 +1,75 @@
+"""The `adskit` command: experiments over seeds through the sweep path, the report command, errors."""
+
 import json
 import subprocess
 import sys
 
 import pytest
 
-from adskit.cli import main
+from adskit.cli import build_parser, config_from_args, main, seeds_from_args
+
+TINY_VERIFY = ["--n-updates", "30", "--no-progress", "--device", "cpu", "--workers", "0"]
+CELL_KEYS = {"experiment", "machine", "model", "cost", "condition", "metric", "mean", "ci_low", "ci_high", "n_seeds"}
+COMP_KEYS = {"experiment", "machine", "model", "condition", "metric", "a", "b", "mean_diff", "ci_low", "ci_high"}
 
 
-def test_verify_cli_writes_results(tmp_path, capsys):
-    rc = main(["verify", "--out", str(tmp_path), "--n-updates", "50", "--no-progress", "--device", "cpu"])
+def test_verify_over_seeds_writes_summary_of_the_documented_shape(tmp_path, capsys):
+    rc = main(["verify", "--out", str(tmp_path), "--seeds", "0", "1", "2", *TINY_VERIFY])
     assert rc == 0
-    data = json.loads((tmp_path / "verification.json").read_text())
-    assert data["config"]["n_updates"] == 50
-    assert "KL[p_U" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1, 2] and summary["runs"] == 9
+    for c in summary["cells"]:
+        assert CELL_KEYS <= set(c) and c["n_seeds"] == 3 and c["ci_low"] <= c["mean"] <= c["ci_high"]
+    assert {(c["a"], c["b"], c["metric"]) for c in summary["comparisons"]} == {
+        ("BU", "SNP", "kl_uniform"),
+        ("SNP", "RE", "kl_uniform"),
+        ("SNP", "RE", "kl_p"),
+        ("BU", "RE", "kl_uniform"),
+        ("SNP", "BU", "kl_p"),
+    }
+    for c in summary["comparisons"]:
+        assert COMP_KEYS | {"n_seeds", "verdict"} <= set(c) and c["n_seeds"] == 3
+        assert c["verdict"] in ("reproduced", "reversed", "no difference detected")
+    out = capsys.readouterr().out
+    assert "over 3 seeds" in out and "widest 95 % interval" in out
+    for f in ("summary.md", "verify_cells.png", "verify_comparisons.png", "verify_fig2_q.png"):
+        assert (tmp_path / f).stat().st_size > 500
 
 
-def test_reproduce_only_verification_writes_report(tmp_path, monkeypatch):
-    import adskit.cli as cli
+def test_report_command_aggregates_folders_and_sweep_resumes(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["verify", "--out", str(a), "--seeds", "0", "--costs", "RE", "BU", *TINY_VERIFY]) == 0
+    assert main(["sweep", "verify", "--out", str(b), "--seeds", "1", "--costs", "RE", "BU", *TINY_VERIFY]) == 0
+    capsys.readouterr()
+    # the same sweep again: every run is complete, nothing is executed
+    assert main(["sweep", "verify", "--out", str(b), "--seeds", "1", "--costs", "RE", "BU", *TINY_VERIFY]) == 0
+    assert "0 executed, 2 already complete" in capsys.readouterr().out
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "both")]) == 0
+    summary = json.loads((tmp_path / "both" / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and all(c["n_seeds"] == 2 for c in summary["cells"])
 
-    calls = []
 
-    def fake(args, out):
-        calls.append(out)
-        out.mkdir(parents=True, exist_ok=True)
-        return "## fake section\n"
-
-    monkeypatch.setitem(cli.REPRODUCE_STEPS, "verification", fake)
-    rc = main(["reproduce", "--quick", "--out", str(tmp_path), "--only", "verification"])
-    assert rc == 0 and calls == [tmp_path / "verification"]
-    assert "fake section" in (tmp_path / "report.md").read_text()
+def test_seeds_and_modes():
+    p = build_parser()
+    assert seeds_from_args(p.parse_args(["sound", "--out", "x"])) == [0, 1, 2]
+    assert seeds_from_args(p.parse_args(["sound", "--out", "x", "--full"])) == [0, 1, 2, 3, 4]
+    assert seeds_from_args(p.parse_args(["np", "--out", "x", "--seeds", "4", "4", "7"])) == [4, 7]
+    assert seeds_from_args(p.parse_args(["verify", "--out", "x", "--seed", "3"])) == [3]
+    cfg = config_from_args("sound", p.parse_args(["sound", "--out", "x", "--n-updates", "7", "--anr", "-5"]))
+    assert cfg.n_updates == 7 and cfg.anr_db == (-5.0,) and cfg.models == ("fcn40-small", "fcn64-small")
+    full = config_from_args("sound", p.parse_args(["sweep", "sound", "--out", "x", "--full"]))
+    assert full.n_updates is None and len(full.models) == 4
 
 
 def test_bad_argument_is_a_clear_error(tmp_path, capsys):
-    rc = main(["verify", "--out", str(tmp_path), "--h", "-1", "--n-updates", "5"])
+    rc = main(["verify", "--out", str(tmp_path), "--h", "-1", "--n-updates", "5", "--workers", "0"])
     assert rc == 2 and "h:" in capsys.readouterr().err
+    assert main(["reproduce", "--out", str(tmp_path), "--only", "nonexistent"]) == 2
+    assert "unknown step" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "no complete run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["reproduce", "--out", str(tmp_path), "--only", "nonexistent"]) if False else main(["nope"])
+        main(["nope"])
 
 
 def test_console_script_entry_point():

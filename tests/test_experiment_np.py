@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 
@@ -14,11 +13,8 @@ from adskit.audio import make_dataset
 from adskit.experiments.neyman_pearson import (
     PAPER_TABLE_I,
     NPConfig,
-    add_np_parser,
     load_np_data,
-    np_config_from_args,
     run_neyman_pearson,
-    run_np_step,
 )
 
 TINY = {
@@ -115,23 +111,24 @@ def test_mixtures_are_labelled_inside_the_anomaly(tiny_root):
     assert lo.shape == hi.shape and hi.mean() > lo.mean()
 
 
-def test_cli_parser_and_reproduce_step(tiny_root, tmp_path):
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="command")
-    add_np_parser(sub)
-    args = ap.parse_args(
-        ["np", "--out", str(tmp_path), "--data-dir", str(tiny_root), "--steps", "6", "--hidden", "16"]
-        + ["--snrs", "0", "--methods", "VAE", "PROP", "--device", "cpu", "--no-progress", "--reg-covar", "0.01"]
-        + ["--reg-covar-relative", "--calibration-fraction", "0.34"]
-    )
-    cfg = np_config_from_args(args)
+def test_cli_options_reach_the_config_and_runs(tiny_root, tmp_path):
+    """`adskit np` options land in NPConfig (defaults from the config class), and the command writes a summary."""
+    from adskit.cli import build_parser, config_from_args, main
+
+    argv = ["np", "--out", str(tmp_path), "--data-dir", str(tiny_root), "--steps", "6", "--hidden", "16"]
+    argv += ["--snrs", "0", "--methods", "VAE", "PROP", "--device", "cpu", "--no-progress", "--reg-covar", "0.01"]
+    argv += ["--reg-covar-relative", "--calibration-fraction", "0.34", "--seeds", "0", "--workers", "0"]
+    cfg = config_from_args("np", build_parser().parse_args(argv))
     assert cfg.mode == "quick" and cfg.n_steps == 6 and cfg.hidden == (16,) and cfg.methods == ("VAE", "PROP")
-    assert cfg.reg_covar == 0.01 and cfg.vae_data == "other"
+    assert cfg.reg_covar == 0.01 and cfg.vae_data == "other" and cfg.data_dir == str(tiny_root)
     assert cfg.reg_covar_relative is True and cfg.calibration_fraction == 0.34
-    md = run_np_step(args, tmp_path)
-    assert md.startswith("## Neyman-Pearson") and (tmp_path / "neyman_pearson.json").exists()
-    # a bare `adskit reproduce` namespace (no np options) gives the quick defaults
-    full = np_config_from_args(argparse.Namespace(seed=1, device="cpu", quick=False, full=True))
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {c["cost"] for c in summary["cells"]} == {"VAE", "PROP"}
+    assert {(c["a"], c["b"]) for c in summary["comparisons"]} == {("PROP", "VAE")}
+    assert (tmp_path / "np_roc.png").stat().st_size > 500
+    # no np options: the quick defaults; --full: the paper's
+    full = config_from_args("np", build_parser().parse_args(["np", "--out", str(tmp_path), "--full"]))
     assert full.mode == "full" and full.hidden == (512, 512, 512) and full.n_steps is None
 
 

@@ -1,6 +1,5 @@
 """The sound experiment: user folders end to end (unseen rate, stereo, a corrupt file), labelled tests, config."""
 
-import argparse
 import json
 
 import numpy as np
@@ -8,7 +7,8 @@ import pytest
 
 from adskit.audio.io import save_audio
 from adskit.audio.synth import generate_anomaly_source, generate_clip, generate_something_else
-from adskit.experiments.sound import SoundConfig, add_sound_parser, build_test_set, run_sound, run_sound_step
+from adskit.cli import main
+from adskit.experiments.sound import SoundConfig, build_test_set, run_sound
 
 SR = 44100
 
@@ -38,34 +38,36 @@ def _user_folders(root, n_normal=8, test_names=False):
     return normal, other, anom
 
 
-def _args(argv):
-    ap = argparse.ArgumentParser()
-    add_sound_parser(ap.add_subparsers(dest="command"))
-    return ap.parse_args(["sound", *argv])
-
-
 def test_user_folders_end_to_end_reports_the_bad_file(tmp_path, capsys):
+    """`adskit sound` on user folders: one run per cost, the corrupt file listed by name, a summary over seeds."""
     normal, other, anom = _user_folders(tmp_path)
     out = tmp_path / "out"
-    args = _args(
-        ["--normal", str(normal), "--something-else", str(other), "--anomalies", str(anom), "--anr", "-10", "-20"]
-        + ["--models", "fcn40-small", "--n-updates", "3", "--out", str(out), "--device", "cpu", "--no-progress"]
-    )
-    md = run_sound_step(args, out)
+    argv = ["sound", "--normal", str(normal), "--something-else", str(other), "--anomalies", str(anom)]
+    argv += ["--anr", "-10", "-20", "--models", "fcn40-small", "--n-updates", "3", "--out", str(out)]
+    argv += ["--device", "cpu", "--no-progress", "--seeds", "0", "--workers", "0"]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "broken_07.wav" in printed and "broken_07.wav" in md
-    data = json.loads((out / "sound.json").read_text())
-    assert [b["role"] for b in data["bad_files"]] == ["normal"] and "broken_07" in data["bad_files"][0]["path"]
-    m = data["metrics"]["user"]["fcn40-small"]
-    assert set(m) == {"re", "snp", "bu"} and set(m["re"]) == {"-10", "-20"}
-    for cost in m.values():
-        for v in cost.values():
+    assert "broken_07.wav" in printed and "broken_07.wav" in (out / "summary.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert [b["role"] for b in summary["bad_files"]] == ["normal"] and "broken_07" in summary["bad_files"][0]["path"]
+    runs = sorted((out / "runs" / "sound").glob("user-fcn40-small-*"))
+    assert [r.name.split("-")[3] for r in runs] == ["BU", "RE", "SNP"]
+    for r in runs:
+        data = json.loads((r / "run.json").read_text())
+        (cost,) = data["metrics"]["user"]["fcn40-small"]
+        m = data["metrics"]["user"]["fcn40-small"][cost]
+        assert set(m) == {"-10", "-20"}
+        for v in m.values():
             assert 0.0 <= v["clip_auc"] <= 1.0 and 0.0 <= v["frame_auc"] <= 1.0
             assert v["n_normal"] == 2 and v["n_anomalous"] == 6  # 9 files: 7 train (1 corrupt), 2 test x 3 mixes
-    assert data["data"]["user"]["n_train"] == 6
-    for f in ("sound.md", "sound_auc.png", "sound_roc.png"):
+        assert data["data"]["user"]["n_train"] == 6
+        assert len(list((r / "models").glob("*.pt"))) == 1
+    cells = {(c["cost"], c["condition"], c["metric"]) for c in summary["cells"]}
+    assert ("BU", "-10 dB", "clip_auc") in cells and ("RE", "-20 dB", "frame_auc") in cells
+    assert {(c["a"], c["b"]) for c in summary["comparisons"]} == {("BU", "RE"), ("SNP", "RE"), ("BU", "SNP")}
+    assert all(c["n_seeds"] == 1 and c["verdict"] == "no difference detected" for c in summary["comparisons"])
+    for f in ("summary.md", "sound_cells.png", "sound_comparisons.png"):
         assert (out / f).stat().st_size > 500
-    assert len(list((out / "models").glob("*.pt"))) == 3
 
 
 def test_labelled_test_folder(tmp_path):

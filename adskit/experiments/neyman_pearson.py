@@ -32,10 +32,9 @@ and feature cache of ``adskit.audio.datasets`` can replace :func:`_clip_vectors`
 
 from __future__ import annotations
 
-import argparse
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +58,7 @@ from ..audio import (
 from ..detectors.np_vae import NPDetector
 from ..metrics import auc, precision_recall_f1, roc
 from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
-from ._cli import add_common_arguments, add_mode_arguments
+from .runs import Comparison, Experiment, Run, register
 
 __all__ = [
     "METHODS",
@@ -67,13 +66,12 @@ __all__ = [
     "NPConfig",
     "NPData",
     "NPResult",
-    "add_np_parser",
+    "execute_np",
     "load_np_data",
-    "np_config_from_args",
+    "plan_np",
     "plot_np_roc",
     "report_markdown",
     "run_neyman_pearson",
-    "run_np_step",
     "write_neyman_pearson",
 ]
 
@@ -757,91 +755,101 @@ def report_markdown(res: NPResult) -> str:
     return "\n".join(parts) + "\n"
 
 
-# ---------------------------------------------------------------------------------------------- CLI glue
+# ------------------------------------------------------------------------------------------ the shell's unit
+
+#: the paper's claims as paired comparisons: PROP beats VAE+GMM and AE+GMM (AUC, F1 at the oracle rule, TPR at phi_rho)
+COMPARISONS = (
+    Comparison("PROP", "VAE", {"auc": 1, "f1_oracle": 1, "tpr_at_phi": 1}),
+    Comparison("PROP", "AE", {"auc": 1, "f1_oracle": 1, "tpr_at_phi": 1}),
+)
 
 
-def add_np_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.ArgumentParser:
-    """Register ``adskit np`` on an argparse subparsers object (``common`` defaults to the shared --out/--seed/...)
+def _model_label(cfg: NPConfig) -> str:
+    return f"F{'x'.join(str(int(h)) for h in cfg.hidden)}-D{int(cfg.latent_dim)}"
 
-    Returns the new parser (its ``func`` runs the comparison and returns an exit code).
-    """
-    p = sub.add_parser("np", help="Neyman-Pearson feature extractor vs AE/VAE + GMM (EUSIPCO 2017 Table I)")
-    (common or add_common_arguments)(p)
-    add_mode_arguments(
-        p, "CPU minutes: smaller network, fewer steps (default)", "the paper's settings (GPU recommended)"
+
+def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:
+    """One run per (seed, method); the synthetic data set of each seed is made here, so workers only read it."""
+    cfg = config.validate()
+    runs = []
+    for seed in seeds:
+        c = replace(cfg, seed=int(seed))
+        if not c.normal_dir and c.data_dir is None:
+            c = replace(c, data_dir=str(ensure_synthetic(c.synthetic_preset, int(seed), progress)))
+        machine = c.machine if not c.normal_dir else "user"
+        for m in c.methods:
+            runs.append(
+                Run(
+                    "np",
+                    replace(c, methods=(m,)),
+                    {"machine": machine, "model": _model_label(c), "cost": m, "seed": int(seed)},
+                )
+            )
+    return runs
+
+
+def execute_np(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool) -> dict:
+    """Train and evaluate one method on one seed: AUC, F1 (oracle and at phi_rho) and TPR per SNR, FPR at phi_rho."""
+    res = run_neyman_pearson(run.config, out_dir=None, progress=progress)
+    lab = run.labels
+    (method,) = run.config.methods
+    recs = []
+    for snr, m in res.metrics[method].items():
+        for metric, value in (
+            ("auc", m["auc"]),
+            ("f1_oracle", m["oracle"]["f1"]),
+            ("f1_at_phi", m["at_phi"]["f1"]),
+            ("tpr_at_phi", m["at_phi"]["recall"]),
+        ):
+            recs.append({**lab, "experiment": "np", "condition": f"{snr} dB", "metric": metric, "value": float(value)})
+    chk = res.fpr_check[method]["calibrated"]
+    recs.append({**lab, "experiment": "np", "condition": "normal", "metric": "fpr_at_phi", "value": float(chk["fpr"])})
+    if method in res.clip_metrics:
+        recs.append(
+            {
+                **lab,
+                "experiment": "np",
+                "condition": "test clips",
+                "metric": "auc",
+                "value": res.clip_metrics[method]["auc"],
+            }
+        )
+    return {
+        "records": recs,
+        "metrics": res.metrics,
+        "fpr_check": res.fpr_check,
+        "training": res.training,
+        "data": res.data_info,
+        "rho": float(run.config.rho),
+    }
+
+
+def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
+    """Fig. 3 (ROC per SNR) of the lowest seed."""
+    import matplotlib.pyplot as plt
+
+    if not results:
+        return {}
+    seed = min(int(r["labels"]["seed"]) for r in results)
+    metrics = {}
+    for r in results:
+        if int(r["labels"]["seed"]) == seed:
+            metrics.update(r["metrics"])
+    order = [m for m in METHODS if m in metrics]
+    res = NPResult(
+        metrics={m: metrics[m] for m in order},
+        fpr_check={},
+        config={"rho": results[0]["rho"]},
+        data_info={},
+        training={},
     )
-    p.add_argument("--machine", help="synthetic target machine (default fan); the others are O")
-    p.add_argument("--data-dir", dest="data_dir", help="root of a synthetic data set (manifest.json)")
-    p.add_argument("--normal", dest="normal_dir", help="folder of normal clips of the target machine (D)")
-    p.add_argument("--other", dest="other_dir", help="folder of other-machine clips (O)")
-    p.add_argument("--anomalies", dest="anomalies_dir", help="folder of isolated anomaly sounds to mix in")
-    p.add_argument("--test", dest="test_dir", help="folder of DCASE-named labelled test clips")
-    p.add_argument("--steps", dest="n_steps", type=int, help="training steps per method")
-    p.add_argument("--hidden", type=int, nargs="+", help="hidden widths of F (default 128 x 3 quick, 512 x 3 full)")
-    p.add_argument("--snrs", type=float, nargs="+", help="mixing SNRs in dB (default -10 -5 0 5)")
-    p.add_argument("--methods", nargs="+", choices=tuple(METHODS), help="subset of AE VAE PROP")
-    p.add_argument("--em-every", dest="em_every", type=int, help="refresh GMM and phi_rho every N steps")
-    p.add_argument("--reg-covar", dest="reg_covar", type=float, help="GMM variance floor (default 1e-6)")
-    p.add_argument("--vae-data", dest="vae_data", choices=("other", "both"), help="PROP's VAE step on O or D+O")
-    p.add_argument(
-        "--reg-covar-relative",
-        dest="reg_covar_relative",
-        action=argparse.BooleanOptionalAction,
-        help="scale the GMM variance floor by the mean feature variance",
-    )
-    p.add_argument(
-        "--calibration-fraction",
-        dest="calibration_fraction",
-        type=float,
-        help="fraction of normal training clips held out for the calibrated phi_rho (default 0.2)",
-    )
-    p.set_defaults(func=_cmd_np)
-    return p
+    fig = plot_np_roc(res)
+    fig.suptitle(f"ROC per SNR (seed {seed})", fontsize=10)
+    path = save_figure(fig, out / "np_roc.png", dpi=100)
+    plt.close(fig)
+    return {"np_roc": path}
 
 
-def np_config_from_args(args: argparse.Namespace) -> NPConfig:
-    """An :class:`NPConfig` from parsed ``adskit np`` / ``adskit reproduce`` arguments."""
-    kw: dict[str, Any] = {"seed": getattr(args, "seed", 0), "device": getattr(args, "device", "auto")}
-    for name in (
-        "machine",
-        "data_dir",
-        "normal_dir",
-        "other_dir",
-        "anomalies_dir",
-        "test_dir",
-        "n_steps",
-        "em_every",
-        "reg_covar",
-        "vae_data",
-        "reg_covar_relative",
-        "calibration_fraction",
-    ):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[name] = v
-    for name in ("hidden", "snrs", "methods"):
-        v = getattr(args, name, None)
-        if v:
-            kw[name] = tuple(v)
-    return NPConfig.full(**kw) if getattr(args, "full", False) else NPConfig.quick(**kw)
-
-
-def run_np_step(args: argparse.Namespace, out_dir: Path) -> str:
-    """``adskit reproduce`` step: run the comparison into ``out_dir`` and return its Markdown section."""
-    res = run_neyman_pearson(
-        np_config_from_args(args), out_dir=out_dir, progress=not getattr(args, "no_progress", False)
-    )
-    print(res.table_markdown())
-    print(res.fpr_markdown())
-    for k, v in res.pattern().items():
-        print(f"{k}: {'yes' if v else 'NO'}")
-    print(f"wrote {', '.join(res.files.values())} ({res.seconds:.1f} s)")
-    return Path(res.files["md"]).read_text(encoding="utf-8")
-
-
-def _cmd_np(args: argparse.Namespace) -> int:
-    from .._utils import seed_everything
-
-    seed_everything(args.seed)
-    run_np_step(args, args.out)
-    return 0
+EXPERIMENT = register(
+    Experiment(name="np", plan=plan_np, execute=execute_np, comparisons=COMPARISONS, figures=np_figures)
+)

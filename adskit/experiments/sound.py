@@ -20,11 +20,11 @@ Unreadable files are reported (``bad_files``) and left out; they do not stop the
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +33,18 @@ import numpy as np
 from .._utils import atomic_write_json, atomic_write_text, check_positive, resolve_device, save_figure
 from ..detectors import AEDetector
 from ..metrics import auc, pauc, roc
-from ._cli import add_common_arguments, add_mode_arguments
+from .runs import Comparison, Experiment, Run, register
 
 __all__ = [
     "SoundConfig",
     "SoundResult",
     "TestClip",
-    "add_sound_parser",
     "build_test_set",
+    "execute_sound",
+    "plan_sound",
     "plot_auc_bars",
     "plot_rare_normal",
     "run_sound",
-    "run_sound_step",
     "write_sound",
 ]
 
@@ -224,6 +224,7 @@ class SoundResult:
     files: dict[str, str] = field(default_factory=dict)
     curves: dict = field(default_factory=dict, repr=False)  # (machine, model, anr) -> {cost: (fpr, tpr)}
     example: dict = field(default_factory=dict, repr=False)  # the rare-normal clip for the figure
+    re_max: dict = field(default_factory=dict)  # "machine/model" -> RE's maximum normal calibration score
 
     def table_markdown(self, key: str = "clip_auc") -> str:
         """One row per (machine, model, cost), one column per ANR."""
@@ -533,13 +534,34 @@ def _detector(cfg: SoundConfig, model: str, cost: str, progress: bool, c_re: flo
 
 
 def run_sound(
-    config: SoundConfig | None = None, out_dir: str | Path | None = None, progress: bool = True
+    config: SoundConfig | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    re_max: float | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> SoundResult:
     """Train every (model, cost) on each machine and evaluate at each test ANR.
 
     Writes (when ``out_dir`` is given) ``sound.json``, ``sound_auc.png``, ``sound_roc.png``,
     ``sound_rare.png`` (synthetic data), ``sound.md`` and, with ``save_models``, one checkpoint per detector
     under ``models/`` (an interrupted run resumes from them). Same config (seed included) -> same numbers.
+
+    Parameters
+    ----------
+    config : SoundConfig, optional
+    out_dir : path, optional
+    progress : bool
+    re_max : float, optional
+        With ``C="re-max"`` and no "re" in ``config.costs``: the RE detector's maximum score on the normal
+        calibration frames, from an RE run of the same seed, machine and model (how the sweep runs SNP and
+        BU as runs of their own). Without it, such a run falls back to ``C="auto"``.
+    checkpoint_dir : path, optional
+        Where the checkpoints go (default ``out_dir/models``).
+
+    Raises
+    ------
+    ValueError
+        On an invalid config or unusable data folders (the message names the field or folder).
     """
     from ..audio.datasets import PaperBatchBuilder
     from ..audio.features import FeatureConfig, stack_context
@@ -556,6 +578,7 @@ def run_sound(
     bad: list[dict] = []
     data: dict = {}
     example: dict = {}
+    re_maxima: dict[str, float] = {}
     for machine in machines:
         mkey = machine or "user"
         t0 = time.perf_counter()
@@ -580,7 +603,7 @@ def run_sound(
                 ]
             )
             timings[f"{mkey}/{model}/features"] = time.perf_counter() - t0
-            c_re = None
+            c_re = None if "re" in cfg.costs else re_max
             for cost in sorted(cfg.costs, key=COSTS.index):  # RE first: its maximum sets C ("re-max")
                 det = _detector(cfg, model, cost, progress, c_re)
                 builder = PaperBatchBuilder(
@@ -594,11 +617,14 @@ def run_sound(
                     random_state=cfg.seed,  # same seed: the three costs see the same batches
                 )
                 ckpt = None
-                if cfg.save_models and out_dir is not None:
+                ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+                if ckdir is None and out_dir is not None:
+                    ckdir = Path(out_dir) / "models"
+                if cfg.save_models and ckdir is not None:
                     tag = hashlib.sha256(json.dumps(det._config(), sort_keys=True, default=str).encode()).hexdigest()[
                         :8
                     ]
-                    ckpt = Path(out_dir) / "models" / f"{mkey}-{model}-{cost}-{tag}.pt"
+                    ckpt = ckdir / f"{mkey}-{model}-{cost}-{tag}.pt"
                 t0 = time.perf_counter()
                 # RE drops the something-else frames of each batch (fit_batches ignores X_anomalous for RE)
                 det.fit_sampler(
@@ -615,6 +641,7 @@ def run_sound(
                 calib_scores = det.anomaly_score(calib)
                 if cost == "re":
                     c_re = float(calib_scores.max())
+                    re_maxima[f"{mkey}/{model}"] = c_re
                 phi = NeymanPearsonThreshold(cfg.rho).fit(calib_scores).threshold_
                 m, c, r = _evaluate(tests, frames, fcfg, cfg, phi)
                 timings[f"{mkey}/{model}/{cost}/score"] = time.perf_counter() - t0
@@ -635,6 +662,7 @@ def run_sound(
         seconds=time.perf_counter() - t_start,
         curves=curves,
         example=example,
+        re_max=re_maxima,
     )
     if out_dir is not None:
         write_sound(res, out_dir)
@@ -830,66 +858,149 @@ def _markdown(res: SoundResult, files: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------ CLI
+# ------------------------------------------------------------------------------------------ the shell's unit
+
+#: the paper's claims as paired comparisons: clip AUC/pAUC BU >= SNP > RE; RE fires more on the rare process
+COMPARISONS = (
+    Comparison("BU", "RE", {"clip_auc": 1, "clip_pauc": 1, "fire_rare": -1}),
+    Comparison("SNP", "RE", {"clip_auc": 1, "clip_pauc": 1}),
+    Comparison("BU", "SNP", {"clip_auc": 1, "clip_pauc": 1}),
+)
 
 
-def add_sound_parser(sub) -> argparse.ArgumentParser:
-    """Add the ``adskit sound`` subcommand to an ``argparse`` sub-parsers object; returns the parser."""
-    p = sub.add_parser("sound", help="sound experiment: RE / SNP / BU autoencoders (BU paper §4.2)")
-    add_common_arguments(p)
-    add_mode_arguments(
-        p,
-        "CPU minutes: one machine, two small AEs (default)",
-        "the paper's settings: four AEs, 200 x 500 updates (GPU)",
-    )
-    p.add_argument("--normal", type=Path, help="folder of normal clips (split into train and test)")
-    p.add_argument("--something-else", dest="something_else", type=Path, help="folder of something-else sounds")
-    p.add_argument("--anomalies", type=Path, help="folder of anomalous sounds mixed into held-out normal clips")
-    p.add_argument("--test", type=Path, help="folder of labelled test files (DCASE names) instead of --anomalies")
-    p.add_argument("--anr", type=float, nargs="+", help="test ANRs in dB (default -10 -15 -20)")
-    p.add_argument("--models", nargs="+", choices=MODELS, help="AE presets")
-    p.add_argument("--costs", nargs="+", choices=COSTS, help="training costs (default re snp bu)")
-    p.add_argument("--machines", nargs="+", help="synthetic machines (default: fan; --full: all four)")
-    p.add_argument("--n-updates", dest="n_updates", type=int, help="updates per detector")
-    p.add_argument("--h-factor", dest="h_factor", type=float, help="BU bandwidth = factor x median heuristic")
-    p.add_argument("--c-factor", dest="c_factor", type=float, help="C = factor x max RE score on normal frames")
-    p.add_argument("--C", type=float, help="a fixed clip C for SNP/BU instead of factor x max RE score")
-    p.add_argument("--test-fraction", dest="test_fraction", type=float, help="held-out share of --normal clips")
-    p.add_argument("--data-dir", dest="data_dir", type=Path, help="synthetic data folder (default: made on first use)")
-    return p
+def plan_sound(config: SoundConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:
+    """One run per (seed, machine, model, cost).
+
+    With ``C="re-max"`` the SNP and BU runs need the RE run of their seed, machine and model (its maximum
+    normal score sets their C). On the synthetic default each seed has its own data set, made here (in the
+    calling process) so that workers only read it.
+    """
+    from ..audio.synth import ensure_synthetic
+
+    cfg = config.validate()
+    runs: list[Run] = []
+    for seed in seeds:
+        c = replace(cfg, seed=int(seed))
+        if not c.user_data and c.data_dir is None:
+            c = replace(c, data_dir=str(ensure_synthetic(c.synthetic_preset, int(seed), progress)))
+        for machine in [None] if c.user_data else list(c.machines):
+            for model in c.models:
+                first: Run | None = None
+                for cost in sorted(c.costs, key=COSTS.index):
+                    unit = replace(c, machines=(machine,) if machine else c.machines, models=(model,), costs=(cost,))
+                    needs = (first,) if first is not None and c.C == "re-max" else ()
+                    run = Run(
+                        "sound",
+                        unit,
+                        {"machine": machine or "user", "model": model, "cost": _NAMES[cost], "seed": int(seed)},
+                        needs,
+                    )
+                    if cost == "re":
+                        first = run
+                    runs.append(run)
+    return runs
 
 
-def sound_config_from_args(args: argparse.Namespace) -> SoundConfig:
-    """A :class:`SoundConfig` from parsed ``adskit sound`` / ``adskit reproduce`` arguments."""
-    kw: dict[str, Any] = {"seed": getattr(args, "seed", 0), "device": getattr(args, "device", "auto")}
-    for name, key in (
-        ("normal", "normal_dir"),
-        ("something_else", "something_else_dir"),
-        ("anomalies", "anomalies_dir"),
-        ("test", "test_dir"),
-        ("data_dir", "data_dir"),
-    ):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[key] = str(v)
-    for name, key in (("anr", "anr_db"), ("models", "models"), ("costs", "costs"), ("machines", "machines")):
-        v = getattr(args, name, None)
-        if v:
-            kw[key] = tuple(v)
-    for name in ("n_updates", "h_factor", "c_factor", "test_fraction", "C"):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[name] = v
-    return SoundConfig.full(**kw) if getattr(args, "full", False) else SoundConfig.quick(**kw)
+def execute_sound(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool) -> dict:
+    """Train and evaluate one (seed, machine, model, cost); records per ANR and for the rare-normal frames."""
+    cfg: SoundConfig = run.config
+    re_max = next((float(r["re_max"]) for r in needs.values() if r.get("re_max") is not None), None)
+    res = run_sound(cfg, out_dir=None, progress=progress, re_max=re_max, checkpoint_dir=folder / "models")
+    lab = {k: run.labels[k] for k in ("model", "cost", "seed")}
+    recs = []
+    for mkey, by_model in res.metrics.items():
+        for by_cost in by_model.values():
+            for by_anr in by_cost.values():
+                for anr, m in by_anr.items():
+                    for metric in ("clip_auc", "clip_pauc", "clip_auc_mean", "clip_pauc_mean", "frame_auc"):
+                        recs.append(
+                            {
+                                **lab,
+                                "experiment": "sound",
+                                "machine": mkey,
+                                "condition": f"{anr} dB" if anr != "test" else anr,
+                                "metric": metric,
+                                "value": m[metric],
+                            }
+                        )
+    for mkey, by_model in res.rare.items():
+        for by_cost in by_model.values():
+            for r in by_cost.values():
+                for metric in ("fire_rare", "fire_steady", "auc_rare_vs_steady"):
+                    recs.append(
+                        {
+                            **lab,
+                            "experiment": "sound",
+                            "machine": mkey,
+                            "condition": "rare-normal",
+                            "metric": metric,
+                            "value": r[metric],
+                        }
+                    )
+    recs = [r for r in recs if r["value"] is not None and np.isfinite(r["value"])]
+    ex = res.example
+    if ex.get("frames"):
+        (frames,) = ex["frames"].values()
+        (phi,) = ex["phi"].values()
+        np.savez_compressed(
+            folder / "example.npz", spec=np.asarray(ex["spec"], np.float32), frames=np.asarray(frames, np.float32)
+        )
+        example = {
+            "clip": ex["clip"],
+            "machine": ex["machine"],
+            "model": ex["model"],
+            "rare": ex["rare"],
+            "phi": float(phi),
+            "fcfg": asdict(ex["fcfg"]),
+        }
+    else:
+        example = None
+    return {
+        "records": recs,
+        "re_max": next(iter(res.re_max.values()), None),
+        "metrics": res.metrics,
+        "rare": res.rare,
+        "bad_files": res.bad_files,
+        "data": res.data,
+        "timings": res.timings,
+        "example": example,
+    }
 
 
-def run_sound_step(args: argparse.Namespace, out_dir: Path) -> str:
-    """Run the experiment for ``adskit sound`` / ``adskit reproduce``; print a summary; return the Markdown."""
-    res = run_sound(sound_config_from_args(args), out_dir=out_dir, progress=not getattr(args, "no_progress", False))
-    print(res.table_markdown())
-    for k, v in res.pattern().items():
-        print(f"{k}: {'reproduced' if v else 'NOT reproduced'}")
-    for b in res.bad_files:
-        print(f"bad file ({b['role']}): {b['path']}: {b['reason']}")
-    print(f"wrote {', '.join(res.files.values())} ({res.seconds:.1f} s)")
-    return Path(res.files["md"]).read_text()
+def sound_figures(results: list[dict], out: Path) -> dict[str, Path]:
+    """The rare-normal figure (a clip's scores over time, per cost) of the lowest seed's last model."""
+    import matplotlib.pyplot as plt
+
+    from ..audio.features import FeatureConfig
+
+    with_ex = [r for r in results if r.get("example")]
+    if not with_ex:
+        return {}
+    seed = min(int(r["labels"]["seed"]) for r in with_ex)
+    first = min((r for r in with_ex if int(r["labels"]["seed"]) == seed), key=lambda r: r["labels"]["machine"])
+    sel = [
+        r
+        for r in with_ex
+        if int(r["labels"]["seed"]) == seed
+        and r["example"]["clip"] == first["example"]["clip"]
+        and r["labels"]["model"] == first["labels"]["model"]
+        and r["labels"]["machine"] == first["labels"]["machine"]
+    ]
+    sel.sort(key=lambda r: [_NAMES[c] for c in COSTS].index(r["labels"]["cost"]))
+    ex = dict(first["example"], fcfg=FeatureConfig(**first["example"]["fcfg"]), frames={}, phi={})
+    for r in sel:
+        cost = r["labels"]["cost"].lower()
+        with np.load(Path(r["_folder"]) / "example.npz") as z:
+            ex["spec"] = z["spec"]
+            ex["frames"][cost] = z["frames"]
+        ex["phi"][cost] = r["example"]["phi"]
+    ex["model"] = f"{ex['model']}, seed {seed}"
+    fig = plot_rare_normal(ex)
+    path = save_figure(fig, out / "sound_rare.png", dpi=100)
+    plt.close(fig)
+    return {"sound_rare": path}
+
+
+EXPERIMENT = register(
+    Experiment(name="sound", plan=plan_sound, execute=execute_sound, comparisons=COMPARISONS, figures=sound_figures)
+)

@@ -9,7 +9,8 @@ is trained with RE, SNP and BU from identical initial parameters; q(x) = exp(-A(
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,15 @@ import numpy as np
 from .._utils import atomic_write_json, atomic_write_text, check_positive, save_figure
 from ..detectors import AEDetector
 from ..metrics import boltzmann_density, grid_points, kl_divergence, normalize_density
+from .runs import Comparison, Experiment, Run, register
 
 __all__ = [
     "PAPER_TABLE1",
     "VerificationConfig",
     "VerificationResult",
+    "execute_verification",
     "make_ring_data",
+    "plan_verification",
     "normal_density_on_grid",
     "run_verification",
     "uniform_density_on_grid",
@@ -76,6 +80,7 @@ class VerificationConfig:
     lr : AMSGrad step size 1e-3, constant (no decay is mentioned for this experiment).
     n_normal, n_anomalous, batch_normal, batch_anomalous : 10,000 points each, 500 + 500 per update.
     grid_lim, grid_step : q is evaluated on cell centres of [-3, 3]^2 with step 0.01.
+    costs : which of "RE", "SNP", "BU" to train (each from the same initial parameters for a given seed).
     """
 
     n_updates: int = 5000
@@ -92,10 +97,14 @@ class VerificationConfig:
     r_anomalous_max: float = 3.0
     grid_lim: float = 3.0
     grid_step: float = 0.01
+    costs: tuple[str, ...] = METHODS
     seed: int = 0
     device: str = "auto"
 
     def validate(self) -> VerificationConfig:
+        bad = [c for c in self.costs if c not in METHODS]
+        if bad or not self.costs:
+            raise ValueError(f"costs: expected some of {METHODS}, got {list(self.costs)}")
         for name in ("h", "C", "lr", "grid_lim", "grid_step", "r_normal"):
             check_positive(getattr(self, name), name)
         check_positive(self.eps, "eps", strict=False)
@@ -130,13 +139,15 @@ class VerificationResult:
             "| cost | KL[p ‖ q] (ours) | KL[p ‖ q] (paper) | KL[p_U ‖ q] (ours) | KL[p_U ‖ q] (paper) |",
             "|---|---|---|---|---|",
         ]
-        for m in METHODS:
+        for m in self.kld:
             o, p = self.kld[m], PAPER_TABLE1[m]
             lines.append(f"| {m} | {o['p']:.3f} | {p['p']:.3f} | {o['uniform']:.3f} | {p['uniform']:.3f} |")
         return "\n".join(lines)
 
     def pattern(self) -> dict[str, bool]:
-        """The paper's qualitative claims, checked on our numbers."""
+        """The paper's qualitative claims, checked on our numbers of this one seed (empty unless all three ran)."""
+        if any(m not in self.kld for m in METHODS):
+            return {}
         u = {m: self.kld[m]["uniform"] for m in METHODS}
         p = {m: self.kld[m]["p"] for m in METHODS}
         return {
@@ -189,7 +200,7 @@ def run_verification(
     p = normal_density_on_grid(pts, cfg.r_normal)
     pu = uniform_density_on_grid(pts, cfg.r_normal)
     scores, qs, kld = {}, {}, {}
-    for method in METHODS:
+    for method in cfg.costs:
         det = _train(method, cfg, xn, xa, progress)
         a = det.anomaly_score(pts)
         q = boltzmann_density(a)
@@ -248,3 +259,83 @@ def write_verification(res: VerificationResult, out_dir: str | Path) -> dict[str
     files["md"] = str(atomic_write_text(out / "verification.md", md))
     res.files = files
     return files
+
+
+# ------------------------------------------------------------------------------------------ the shell's unit
+
+#: the paper's Table 1 claims as paired comparisons: KL to the uniform target BU < SNP < RE; KL to p lowest for SNP
+COMPARISONS = (
+    Comparison("BU", "SNP", {"kl_uniform": -1}),
+    Comparison("SNP", "RE", {"kl_uniform": -1, "kl_p": -1}),
+    Comparison("BU", "RE", {"kl_uniform": -1}),
+    Comparison("SNP", "BU", {"kl_p": -1}),
+)
+
+
+def plan_verification(config: VerificationConfig, seeds: Sequence[int]) -> list[Run]:
+    """One run per (seed, cost); the three costs of a seed start from the same initial parameters."""
+    cfg = config.validate()
+    model = "ae-" + "-".join(str(int(w)) for w in cfg.widths)
+    return [
+        Run(
+            "verify",
+            replace(cfg, seed=int(s), costs=(c,)),
+            {"machine": "2d", "model": model, "cost": c, "seed": int(s)},
+        )
+        for s in seeds
+        for c in cfg.costs
+    ]
+
+
+def execute_verification(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool) -> dict:
+    """Train one cost on one seed; records ``kl_p`` and ``kl_uniform``; keeps A on the grid (``grid.npz``)."""
+    res = run_verification(run.config, out_dir=None, progress=progress)
+    (cost,) = run.config.costs
+    lab = run.labels
+    recs = [
+        {**lab, "experiment": "verify", "condition": "grid", "metric": f"kl_{k}", "value": float(v)}
+        for k, v in res.kld[cost].items()
+    ]
+    np.savez_compressed(folder / "grid.npz", A=res.scores[cost].astype(np.float32), grid=res.grid)
+    return {"records": recs, "kld": res.kld[cost]}
+
+
+def verification_figures(results: list[dict], out: Path) -> dict[str, Path]:
+    """Figures 2 and 3 of the lowest seed that has all three costs."""
+    from ..plots import plot_grid_maps
+
+    by_seed: dict[int, dict[str, dict]] = {}
+    for r in results:
+        by_seed.setdefault(int(r["labels"]["seed"]), {})[r["labels"]["cost"]] = r
+    full = [s for s, d in sorted(by_seed.items()) if all(m in d for m in METHODS)]
+    if not full:
+        return {}
+    seed = full[0]
+    scores = {}
+    for m in METHODS:
+        with np.load(Path(by_seed[seed][m]["_folder"]) / "grid.npz") as z:
+            scores[m] = z["A"].astype(np.float64)
+    lim = float(by_seed[seed]["RE"]["config"]["grid_lim"])
+    q = {m: boltzmann_density(a.ravel()).reshape(a.shape) for m, a in scores.items()}
+    files = {}
+    import matplotlib.pyplot as plt
+
+    for name, maps, kind, title in (
+        ("verify_fig2_q", q, "q", f"Figure 2: q(x) = exp(-A(x)) / Z (seed {seed})"),
+        ("verify_fig3_A", scores, "A", f"Figure 3: anomaly score A(x) (seed {seed})"),
+    ):
+        fig = plot_grid_maps(maps, lim, title=title, kind=kind)
+        files[name] = save_figure(fig, out / f"{name}.png", dpi=100)
+        plt.close(fig)
+    return files
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="verify",
+        plan=plan_verification,
+        execute=execute_verification,
+        comparisons=COMPARISONS,
+        figures=verification_figures,
+    )
+)

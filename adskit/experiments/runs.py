@@ -1,0 +1,277 @@
+"""One run = one config -> one result folder, written atomically (the unit every sweep schedules).
+
+An experiment (:mod:`~adskit.experiments.verification`, :mod:`~adskit.experiments.sound`,
+:mod:`~adskit.experiments.neyman_pearson`) describes itself with an :class:`Experiment`: how its config splits
+into independent :class:`Run` s (one per seed, machine, model and cost), how one run is executed, and which of
+its numbers the paper compares. Every run writes its result into its own folder::
+
+    ROOT/runs/<experiment>/<name>-<hash>/run.json     records + config + timings (complete, or absent)
+
+The folder is first written as ``.<name>-<hash>.partial/`` and renamed when ``run.json`` is in it, so a folder
+without the dot is always complete; an interrupted run leaves only the partial folder, which the next attempt
+takes over (a training checkpoint inside it lets the run resume). ``<hash>`` covers every setting of the run
+except the device and progress bars, so a folder is never reused for other settings or data folders.
+
+A record is one number: ``{"experiment", "machine", "model", "cost", "condition", "metric", "value", "seed"}``;
+:mod:`adskit.experiments.report` aggregates records over seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._utils import atomic_write_json, seed_everything
+
+__all__ = [
+    "RECORD_FIELDS",
+    "Comparison",
+    "Experiment",
+    "Run",
+    "config_hash",
+    "execute_run",
+    "get_experiment",
+    "list_experiments",
+    "load_run",
+    "register",
+    "run_folder",
+]
+
+RECORD_FIELDS = ("experiment", "machine", "model", "cost", "condition", "metric", "value", "seed")
+#: settings that do not change a run's numbers, left out of its folder hash
+_NOT_HASHED = frozenset({"device", "progress"})
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return obj.item()
+    return obj
+
+
+def config_hash(config: Any, n: int = 10) -> str:
+    """SHA-256 (first ``n`` hex digits) of a config's JSON, without the device and progress settings."""
+    d = _jsonable(config)
+    if isinstance(d, dict):
+        d = {k: v for k, v in d.items() if k not in _NOT_HASHED}
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One independent training + evaluation.
+
+    Attributes
+    ----------
+    experiment : str
+        Registered experiment name ("verify", "sound", "np").
+    config : object
+        The experiment's config narrowed to this run (one seed, machine, model, cost); picklable.
+    labels : dict
+        ``machine``, ``model``, ``cost``, ``seed`` of the run (strings, and an int seed).
+    needs : tuple of Run
+        Runs whose results this one reads (e.g. SNP and BU read the clip C from the RE run of their seed).
+    """
+
+    experiment: str
+    config: Any = field(compare=False)
+    labels: dict = field(compare=False)
+    needs: tuple = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        """Folder name: ``<machine>-<model>-<cost>-seed<k>-<hash>`` (file-name safe)."""
+        lab = self.labels
+        name = f"{lab['machine']}-{lab['model']}-{lab['cost']}-seed{lab['seed']}-{config_hash(self.config)}"
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+    @property
+    def name(self) -> str:
+        """Human-readable name for progress and error messages."""
+        return f"{self.experiment}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A claim of the paper: ``a`` beats ``b`` on each metric, in the direction given (+1 higher, -1 lower)."""
+
+    a: str
+    b: str
+    metrics: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """How one paper experiment plugs into the shell.
+
+    Attributes
+    ----------
+    name : str
+    plan : callable (config, seeds) -> list of Run
+        Splits a config into independent runs (prerequisites first).
+    execute : callable (run, folder, needs, progress) -> dict
+        Trains and evaluates one run inside ``folder`` (which exists); ``needs`` maps each needed run's key to
+        its result. Returns a JSON-able dict with at least ``records`` (list of record dicts).
+    comparisons : tuple of Comparison
+    prepare : callable (config, seeds, progress) -> config, optional
+        Runs once in the client before planning (e.g. makes the synthetic data, so workers only read it);
+        returns the config to plan from.
+    figures : callable (results, out_dir) -> dict of name -> Path, optional
+        Experiment-specific figures drawn by the report from the run results (e.g. Figure 2 of the first seed).
+    """
+
+    name: str
+    plan: Callable[[Any, Sequence[int]], list[Run]]
+    execute: Callable[[Run, Path, Mapping[str, dict], bool], dict]
+    comparisons: tuple[Comparison, ...] = ()
+    prepare: Callable[[Any, Sequence[int], bool], Any] | None = None
+    figures: Callable[[list[dict], Path], dict[str, Path]] | None = None
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(exp: Experiment) -> Experiment:
+    """Add an experiment to the registry (by its name) and return it."""
+    _REGISTRY[exp.name] = exp
+    return exp
+
+
+def _load_builtins() -> None:
+    from . import neyman_pearson, sound, verification  # noqa: F401  (each registers itself)
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no experiment has that name.
+    """
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ValueError(f"experiment: expected one of {sorted(_REGISTRY)}, got {name!r}")
+    return _REGISTRY[name]
+
+
+def list_experiments() -> list[str]:
+    """Names of the registered experiments."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def run_folder(root: str | os.PathLike, run: Run) -> Path:
+    """The complete-result folder of ``run`` under ``root`` (``root/runs/<experiment>/<key>``)."""
+    return Path(root) / "runs" / run.experiment / run.key
+
+
+def load_run(folder: str | os.PathLike) -> dict | None:
+    """The result in ``folder/run.json``, or None when the folder holds no complete result."""
+    p = Path(folder) / "run.json"
+    if not p.is_file():
+        return None
+    try:
+        res = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    res["_folder"] = str(Path(folder))  # where it is now (not stored: a result folder may move)
+    return res
+
+
+def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | None = None, progress: bool = False):
+    """Execute ``run`` into its folder under ``root`` unless a complete result is already there.
+
+    The work happens in ``.<key>.partial/`` (kept across attempts, so checkpoints inside it let a killed run
+    resume), and the folder is renamed to ``<key>`` once ``run.json`` is written: a folder without the dot is
+    always complete. Seeds the global generators with the run's seed first.
+
+    Parameters
+    ----------
+    run : Run
+    root : path
+        Sweep folder (``root/runs/<experiment>/...``).
+    needs : mapping of run key -> result, optional
+        Results of ``run.needs`` (read from disk when missing).
+    progress : bool
+        Progress bars inside the run.
+
+    Returns
+    -------
+    dict
+        The run's result (``records``, ``config``, ``labels``, ``seconds``, ...), also in ``run.json``.
+
+    Raises
+    ------
+    RuntimeError
+        If a needed run has no complete result.
+    Exception
+        Whatever the experiment raises; the partial folder is kept for inspection and resumption.
+    """
+    final = run_folder(root, run)
+    done = load_run(final)
+    if done is not None:
+        return done
+    exp = get_experiment(run.experiment)
+    got: dict[str, dict] = dict(needs or {})
+    for dep in run.needs:
+        if dep.key not in got:
+            res = load_run(run_folder(root, dep))
+            if res is None:
+                raise RuntimeError(f"{run.name}: needs the result of {dep.name}, which is not complete")
+            got[dep.key] = res
+    partial = final.parent / f".{final.name}.partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    for junk in partial.rglob(".*.tmp"):  # a write cut short by a killed attempt (checkpoints are kept)
+        junk.unlink(missing_ok=True)
+    seed_everything(int(run.labels["seed"]))
+    t0 = time.perf_counter()
+    result = dict(exp.execute(run, partial, got, progress))
+    result.update(
+        experiment=run.experiment,
+        key=run.key,
+        labels=_jsonable(run.labels),
+        config=_jsonable(run.config),
+        seconds=time.perf_counter() - t0,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    result = _jsonable(result)
+    atomic_write_json(partial / "run.json", result)
+    try:
+        os.replace(partial, final)
+    except OSError:  # another attempt finished first: keep its folder, drop ours
+        if load_run(final) is None:
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+        return load_run(final)
+    return {**result, "_folder": str(final)}
+
+
+def error_text(exc: BaseException) -> str:
+    """One line naming the error, for reports (the full traceback goes to the run's ``error.txt``)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def write_error(root: str | os.PathLike, run: Run, exc: BaseException) -> Path:
+    """Keep the traceback of a failed run beside its partial folder."""
+    final = run_folder(root, run)
+    path = final.parent / f".{final.name}.error.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path

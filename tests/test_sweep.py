@@ -1,0 +1,163 @@
+"""The experiment shell: intervals and verdicts, atomic run folders, resume, failures, and a real Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from adskit.experiments import verification
+from adskit.experiments.report import mean_interval, summarize, verdict
+from adskit.experiments.runs import execute_run, load_run, run_folder
+from adskit.experiments.sweep import run_sweep
+from adskit.experiments.verification import VerificationConfig, plan_verification
+
+
+def tiny(n_updates: int = 20, **kw) -> VerificationConfig:
+    """A 2-D verification config that trains in well under a second (coarse grid, small batches)."""
+    base = dict(n_updates=n_updates, n_normal=400, n_anomalous=400, batch_normal=50, batch_anomalous=50)
+    return VerificationConfig(**{**base, "grid_step": 0.1, "widths": (8, 2, 8), "device": "cpu", **kw})
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+
+def test_mean_interval_is_the_t_interval():
+    m, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)  # sample sd 1, n = 3
+    assert m == 2.0 and lo == pytest.approx(2 - half) and hi == pytest.approx(2 + half)
+    assert half == pytest.approx(2.4841, abs=1e-4)  # t_{0.975, 2} = 4.3027
+    assert mean_interval([0.7]) == (0.7, None, None)
+    assert mean_interval([0.5, 0.5]) == (0.5, 0.5, 0.5)
+    with pytest.raises(ValueError, match="values"):
+        mean_interval([])
+
+
+@pytest.mark.parametrize(
+    "lo, hi, direction, expected",
+    [
+        (0.01, 0.2, 1, "reproduced"),
+        (-0.2, -0.01, 1, "reversed"),
+        (-0.1, 0.1, 1, "no difference detected"),
+        (-0.2, -0.01, -1, "reproduced"),
+        (0.01, 0.2, -1, "reversed"),
+        (None, None, 1, "no difference detected"),
+    ],
+)
+def test_verdict(lo, hi, direction, expected):
+    assert verdict(lo, hi, direction) == expected
+
+
+def _result(cost, seed, value, metric="kl_uniform"):
+    rec = dict(experiment="verify", machine="2d", model="m", cost=cost, condition="grid", metric=metric)
+    return {"records": [{**rec, "value": value, "seed": seed}]}
+
+
+def test_comparisons_are_paired_over_the_seeds_both_ran():
+    # BU is lower than SNP by exactly 0.1 on every seed, although both vary a lot across seeds: paired, it shows
+    res = [_result("BU", s, v - 0.1) for s, v in enumerate([0.3, 0.9, 0.5])]
+    res += [_result("SNP", s, v) for s, v in enumerate([0.3, 0.9, 0.5, 0.7])]  # seed 3: SNP only
+    out = summarize(res)
+    (c,) = [c for c in out["comparisons"] if (c["a"], c["b"]) == ("BU", "SNP")]
+    assert c["n_seeds"] == 3 and c["mean_diff"] == pytest.approx(-0.1)
+    assert c["ci_low"] == pytest.approx(-0.1) and c["verdict"] == "reproduced"  # paper: KL_U(BU) < KL_U(SNP)
+    cells = {c["cost"]: c for c in out["cells"]}
+    assert cells["SNP"]["n_seeds"] == 4 and cells["BU"]["values"] == pytest.approx([0.2, 0.8, 0.4])
+    # unpaired, the same numbers would not separate: the cells' intervals overlap
+    assert cells["BU"]["ci_high"] > cells["SNP"]["ci_low"]
+
+
+# ------------------------------------------------------------------------------------------ run folders
+
+
+def test_run_folder_is_complete_or_absent_and_resumes(tmp_path):
+    runs = plan_verification(tiny(), [0, 1])
+    assert len(runs) == 6 and len({r.key for r in runs}) == 6
+    out = run_sweep(runs, tmp_path, n_workers=0, progress=False)
+    assert out.n_executed == 6 and not out.failed
+    stamps = {r.key: (run_folder(tmp_path, r) / "run.json").stat().st_mtime_ns for r in runs}
+    # a run killed midway leaves only its hidden partial folder; the next sweep redoes it and nothing else
+    victim = runs[4]
+    final = run_folder(tmp_path, victim)
+    final.rename(final.parent / f".{final.name}.partial")
+    (final.parent / f".{final.name}.partial" / "run.json").unlink()
+    assert load_run(final) is None
+    again = run_sweep(runs, tmp_path, n_workers=0, progress=False)
+    assert (again.n_skipped, again.n_executed) == (5, 1)
+    for r in runs:
+        if r.key != victim.key:
+            assert (run_folder(tmp_path, r) / "run.json").stat().st_mtime_ns == stamps[r.key]
+    assert not list(tmp_path.rglob("*.partial"))
+    # other settings never reuse a folder
+    other = plan_verification(tiny(h=0.3), [0])
+    assert not {r.key for r in other} & set(stamps)
+
+
+def test_same_seed_same_numbers_and_same_start_for_every_cost(tmp_path):
+    a = execute_run(plan_verification(tiny(), [3])[0], tmp_path / "a")
+    b = execute_run(plan_verification(tiny(), [3])[0], tmp_path / "b")
+    assert a["kld"] == b["kld"]
+
+
+def test_a_failed_run_is_named_and_the_others_go_on(tmp_path, monkeypatch):
+    real = verification.run_verification
+
+    def flaky(cfg, out_dir=None, progress=True):
+        if cfg.seed == 1 and cfg.costs == ("SNP",):
+            raise FloatingPointError("diverged (planted)")
+        return real(cfg, out_dir=out_dir, progress=progress)
+
+    monkeypatch.setattr(verification, "run_verification", flaky)
+    runs = plan_verification(tiny(), [0, 1])
+    out = run_sweep(runs, tmp_path, n_workers=0, progress=False)
+    assert len(out.failed) == 1 and "SNP-seed1" in out.failed[0]["run"]
+    assert "FloatingPointError: diverged (planted)" in out.failed[0]["error"]
+    assert len(out.results) == 5
+    assert "diverged (planted)" in open(out.failed[0]["traceback"]).read()
+
+
+# ------------------------------------------------------------------------------------------ a real cluster
+
+
+def test_local_cluster_survives_a_killed_worker(tmp_path):
+    """Two worker processes; one is killed (SIGKILL) while it runs a task. Dask re-runs that task elsewhere, and
+    every run arrives complete: no result lost, none half-written, no partial folder left behind."""
+    from distributed import Client, LocalCluster
+
+    runs = plan_verification(tiny(n_updates=600), [0, 1, 2])  # 9 runs of about a second each
+    killed: dict = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+
+            def assassin():
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and not killed:
+                    busy = {w: ts for w, ts in client.processing().items() if ts}
+                    done = list(tmp_path.glob("runs/verify/2d-*"))
+                    if len(busy) == 2 and done:  # one run finished, both workers in the middle of another
+                        addr = sorted(busy)[0]
+                        pid = client.run(os.getpid, workers=[addr])[addr]
+                        os.kill(pid, signal.SIGKILL)
+                        killed.update(addr=addr, pid=pid, tasks=list(busy[addr]), n_done=len(done))
+                        return
+                    time.sleep(0.05)
+
+            t = threading.Thread(target=assassin, daemon=True)
+            t.start()
+            out = run_sweep(runs, tmp_path, scheduler=cluster.scheduler_address, progress=False)
+            t.join(timeout=5)
+    assert killed, "the test never caught both workers busy"
+    assert killed["tasks"], "the killed worker was running a task"
+    assert not out.failed and len(out.results) == 9, (out.failed, killed)
+    for r in runs:
+        res = json.loads((run_folder(tmp_path, r) / "run.json").read_text())
+        assert res["key"] == r.key and len(res["records"]) == 2
+        assert all(np.isfinite(rec["value"]) for rec in res["records"])
+    leftovers = list(tmp_path.rglob("*.partial")) + list(tmp_path.rglob("*.tmp"))
+    assert not leftovers, (leftovers, killed)

@@ -150,16 +150,20 @@ def _config_class(name: str):
 def config_from_args(name: str, args: argparse.Namespace) -> Any:
     """The experiment's config from parsed arguments: every option whose name is a config field, in the mode chosen.
 
-    Options left out keep the config's own defaults (written once, in the config class); paths become strings and
-    lists tuples.
+    Options left out keep the config's defaults; detector options (``--steps``, ``--hidden``, ...) go into the
+    config's ``detector`` mapping, so their defaults stay the detector's. Paths become strings, lists tuples.
     """
+    from .experiments.runs import detector_param_names
+
     cls = _config_class(name)
+    names = {f.name for f in dataclasses.fields(cls)}
+    if hasattr(cls, "DETECTOR"):
+        names |= detector_param_names(cls.DETECTOR)  # passed through to the detector as one mapping
     kw: dict[str, Any] = {"device": getattr(args, "device", "auto")}
-    for f in dataclasses.fields(cls):
-        v = getattr(args, f.name, None)
-        if v is None or f.name in ("seed", "device"):
-            continue
-        kw[f.name] = str(v) if isinstance(v, Path) else tuple(v) if isinstance(v, list) else v
+    for n in sorted(names - {"seed", "device", "detector"}):
+        v = getattr(args, n, None)
+        if v is not None:
+            kw[n] = str(v) if isinstance(v, Path) else tuple(v) if isinstance(v, list) else v
     full = bool(getattr(args, "full", False))
     if hasattr(cls, "quick"):
         return cls.full(**kw) if full else cls.quick(**kw)

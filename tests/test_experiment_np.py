@@ -119,9 +119,11 @@ def test_cli_options_reach_the_config_and_runs(tiny_root, tmp_path):
     argv += ["--snrs", "0", "--methods", "VAE", "PROP", "--device", "cpu", "--no-progress", "--reg-covar", "0.01"]
     argv += ["--reg-covar-relative", "--calibration-fraction", "0.34", "--seeds", "0", "--workers", "0"]
     cfg = config_from_args("np", build_parser().parse_args(argv))
-    assert cfg.mode == "quick" and cfg.n_steps == 6 and cfg.hidden == (16,) and cfg.methods == ("VAE", "PROP")
-    assert cfg.reg_covar == 0.01 and cfg.vae_data == "other" and cfg.data_dir == str(tiny_root)
-    assert cfg.reg_covar_relative is True and cfg.calibration_fraction == 0.34
+    det = cfg.detector_params()
+    assert cfg.mode == "quick" and det["n_steps"] == 6 and det["hidden"] == (16,) and cfg.methods == ("VAE", "PROP")
+    assert det["reg_covar"] == 0.01 and det["vae_data"] == "other" and cfg.data_dir == str(tiny_root)
+    assert det["reg_covar_relative"] is True and cfg.calibration_fraction == 0.34
+    assert det["em_every"] == 5 and det["batch_size"] == 100  # quick's choice; NPDetector's own default
     assert main(argv) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {c["cost"] for c in summary["cells"]} == {"VAE", "PROP"}
@@ -129,7 +131,8 @@ def test_cli_options_reach_the_config_and_runs(tiny_root, tmp_path):
     assert (tmp_path / "np_roc.png").stat().st_size > 500
     # no np options: the quick defaults; --full: the paper's
     full = config_from_args("np", build_parser().parse_args(["np", "--out", str(tmp_path), "--full"]))
-    assert full.mode == "full" and full.hidden == (512, 512, 512) and full.n_steps is None
+    assert full.mode == "full" and full.detector == {}  # the detector's own defaults are the paper's
+    assert full.detector_params()["hidden"] == (512, 512, 512) and full.detector_params()["n_steps"] is None
 
 
 def test_real_folders(tiny_root, tmp_path):
@@ -169,6 +172,9 @@ def test_real_folders(tiny_root, tmp_path):
         ({"rho": 0.0}, "rho"),
         ({"snrs": ()}, "snrs"),
         ({"calibration_fraction": 0.0}, "calibration_fraction"),
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"hiden": (3,)}, "hiden: not a setting of NPConfig"),
+        ({"detector": {"n_stepz": 3}}, "n_stepz"),
     ],
 )
 def test_bad_config_names_the_field(kwargs, name):

@@ -72,7 +72,7 @@ def test_user_folders_end_to_end_reports_the_bad_file(tmp_path, capsys):
 
 def test_labelled_test_folder(tmp_path):
     normal, other, _ = _user_folders(tmp_path, n_normal=4, test_names=True)
-    cfg = SoundConfig(
+    cfg = SoundConfig.quick(
         normal_dir=str(normal),
         something_else_dir=str(other),
         test_dir=str(tmp_path / "test"),
@@ -111,11 +111,13 @@ def test_build_test_set_shares_draws_across_anrs(tmp_path):
         ({"normal_dir": "x", "anomalies_dir": "y"}, "something_else_dir"),
         ({"test_fraction": 1.0}, "test_fraction"),
         ({"C": -1.0}, "C"),
+        ({"h_factor": -1.0}, "h_factor"),
+        ({"n_update": 5}, "n_update: not a setting of SoundConfig"),
     ],
 )
 def test_bad_config_names_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        SoundConfig(**kwargs).validate()
+        SoundConfig.quick(**kwargs).validate()
 
 
 def test_quick_defaults_and_the_re_max_clip():
@@ -123,10 +125,11 @@ def test_quick_defaults_and_the_re_max_clip():
     from adskit.experiments.sound import _detector
 
     cfg = SoundConfig.quick(device="cpu")
-    assert (cfg.n_updates, cfg.c_factor, cfg.h_factor, cfg.train_anr) == (1500, 1.0, 1.0, (-20.0, -10.0))
-    assert SoundConfig.full().n_updates is None
+    assert cfg.detector == {"n_updates": 1500, "c_factor": 1.0, "rho": 0.01} and cfg.train_anr == (-20.0, -10.0)
+    assert cfg.n_updates == 1500 and cfg.rho == 0.01 and SoundConfig(device="cpu") == cfg
+    assert SoundConfig.full().n_updates is None and SoundConfig.full().detector["c_factor"] == 1.0
     det = _detector(cfg, "fcn40-small", "snp", False, c_re=123.0)
-    assert det.C == pytest.approx(123.0) and det.n_updates == 1500
+    assert det.C == pytest.approx(123.0) and det.n_updates == 1500 and det.h_factor == 1.0 and det.lr == 1e-3
     assert _detector(SoundConfig.quick(c_factor=2.0), "fcn40-small", "bu", False, c_re=10.0).C == pytest.approx(20.0)
 
 

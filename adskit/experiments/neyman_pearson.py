@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ from ..audio import (
 from ..detectors.np_vae import NPDetector
 from ..metrics import auc, precision_recall_f1, roc
 from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
-from .runs import Comparison, Experiment, Run, register
+from .runs import Comparison, Experiment, Run, detector_param_names, register, split_overrides
 
 __all__ = [
     "METHODS",
@@ -116,12 +116,12 @@ class NPConfig:
         Mixing SNRs in dB (over the anomaly's segment, :func:`adskit.audio.mix_at_ratio`).
     methods : tuple of str
         Any of "AE", "VAE", "PROP".
-    hidden, latent_dim, batch_size, rho, n_components, lr, np_lr, n_steps, em_every, em_iter, n_em_vectors,
-    reg_covar, vae_data, slope, reg_covar_relative, standardize_features
-        Passed to :class:`adskit.detectors.np_vae.NPDetector` (``n_steps=None``: 500 epochs of D;
-        ``reg_covar`` is the GMM variance floor, ``vae_data`` what PROP's VAE step trains on; ``slope``,
-        ``reg_covar_relative`` and ``standardize_features`` are PROP's options against the collapse of its
-        features, see the detector's Notes).
+    detector : dict
+        Keyword arguments of :class:`adskit.detectors.np_vae.NPDetector` (its own defaults are the paper's:
+        3 x 512 units, D = 32, batch 100, rho = 0.05, 16 diagonal components, ``n_steps=None`` = 500 epochs of D).
+        ``quick`` and ``full`` (and the CLI) accept the detector's parameter names directly, e.g.
+        ``NPConfig.quick(n_steps=300, hidden=(64,))``, and put them here; ``extractor``, ``random_state``,
+        ``device`` and ``progress`` are set per run by the experiment.
     train_stride, test_stride : int
         Keep every k-th context vector of the training / test clips (neighbours overlap in 20 of 21 frames).
     max_anomaly_fraction : float
@@ -149,22 +149,8 @@ class NPConfig:
     feature_preset: str = "np2017"
     snrs: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0)
     methods: tuple[str, ...] = ("AE", "VAE", "PROP")
-    hidden: tuple[int, ...] = (512, 512, 512)
-    latent_dim: int = 32
-    batch_size: int = 100
-    rho: float = 0.05
-    n_components: int = 16
-    lr: float = 1e-3
-    np_lr: float | None = None
-    n_steps: int | None = None
-    em_every: int = 1
-    em_iter: int = 1
-    n_em_vectors: int | None = None
-    reg_covar: float = 1e-6
-    vae_data: str = "other"
-    slope: float | str = 1.0
-    reg_covar_relative: bool = False
-    standardize_features: bool = False
+    detector: dict = field(default_factory=dict)
+    DETECTOR: ClassVar[type] = NPDetector  # the estimator ``detector`` configures
     train_stride: int = 1
     test_stride: int = 1
     max_anomaly_fraction: float = 0.6
@@ -179,23 +165,34 @@ class NPConfig:
         """A few CPU minutes on the synthetic "fast" preset: 3 x 128 units, 1,500 steps, the GMM and phi_rho
         refreshed every 5 steps on 2,000 normal vectors, every 2nd training vector. D = 32, batch 100,
         rho = 0.05 and C = 16 as the paper."""
-        base = {
-            "synthetic_preset": "fast",
-            "hidden": (128, 128, 128),
-            "n_steps": 1500,
-            "em_every": 5,
-            "n_em_vectors": 2000,
-            "train_stride": 2,
-            "test_stride": 2,
-            "mode": "quick",
-        }
-        return cls(**{**base, **overrides})
+        base = {"synthetic_preset": "fast", "train_stride": 2, "test_stride": 2, "mode": "quick"}
+        det = {"hidden": (128, 128, 128), "n_steps": 1500, "em_every": 5, "n_em_vectors": 2000}
+        return cls(**split_overrides(cls, NPDetector, {**base, **overrides}, det))
 
     @classmethod
     def full(cls, **overrides: Any) -> NPConfig:
         """The paper's settings (spec §2.4) on the synthetic "full" preset: 3 x 512, 500 epochs, refresh
         every step on all of D. Hours on a CPU; use a GPU."""
-        return cls(**{"synthetic_preset": "full", "mode": "full", **overrides})
+        return cls(**split_overrides(cls, NPDetector, {"synthetic_preset": "full", "mode": "full", **overrides}))
+
+    def detector_params(self) -> dict[str, Any]:
+        """Every NPDetector parameter this config trains with (the detector's defaults, ``detector`` over them).
+
+        Raises
+        ------
+        ValueError
+            If ``detector`` names something that is not an NPDetector parameter.
+        """
+        bad = sorted(set(self.detector) - detector_param_names(NPDetector))
+        if bad:
+            raise ValueError(f"detector: {bad} are not parameters of NPDetector")
+        params = NPDetector(**self.detector).get_params()
+        return {k: v for k, v in params.items() if k in detector_param_names(NPDetector)}
+
+    @property
+    def rho(self) -> float:
+        """The false-positive rate of phi_rho (the detector's ``rho``), also used for the evaluation thresholds."""
+        return float(self.detector_params()["rho"])
 
     def validate(self) -> NPConfig:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -203,26 +200,29 @@ class NPConfig:
             raise ValueError(f"methods: expected some of {tuple(METHODS)}, got {self.methods!r}")
         if not self.snrs:
             raise ValueError("snrs: expected at least one SNR")
+        p = self.detector_params()
+        for name in ("train_stride", "test_stride"):
+            p[name] = getattr(self, name)
         for name in ("train_stride", "test_stride", "latent_dim", "batch_size", "n_components"):
-            v = getattr(self, name)
+            v = p[name]
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {v!r}")
-        if not 0.0 < float(self.rho) < 1.0:
-            raise ValueError(f"rho: expected a false-positive rate in (0, 1), got {self.rho!r}")
+        if not 0.0 < float(p["rho"]) < 1.0:
+            raise ValueError(f"rho: expected a false-positive rate in (0, 1), got {p['rho']!r}")
         if not 0.0 < float(self.max_anomaly_fraction) <= 1.0:
             raise ValueError(f"max_anomaly_fraction: expected a number in (0, 1], got {self.max_anomaly_fraction!r}")
         if not 0.0 < float(self.calibration_fraction) < 1.0:
             raise ValueError(f"calibration_fraction: expected a number in (0, 1), got {self.calibration_fraction!r}")
         if not 0.0 < float(self.heldout_fraction) < 1.0:
             raise ValueError(f"heldout_fraction: expected a number in (0, 1), got {self.heldout_fraction!r}")
-        check_positive(self.lr, "lr")
+        check_positive(p["lr"], "lr")
         real = [self.normal_dir, self.other_dir]
         if any(real) and not all(real):
             raise ValueError("normal_dir/other_dir: real data needs both --normal (D) and --other (O)")
         if self.normal_dir and not (self.anomalies_dir or self.test_dir):
             raise ValueError("anomalies_dir/test_dir: real data needs --anomalies DIR or --test DIR to test on")
-        if "PROP" in self.methods and self.n_em_vectors is not None and self.n_em_vectors < self.n_components:
-            raise ValueError(f"n_em_vectors: expected >= n_components={self.n_components}")
+        if "PROP" in self.methods and p["n_em_vectors"] is not None and p["n_em_vectors"] < p["n_components"]:
+            raise ValueError(f"n_em_vectors: expected >= n_components={p['n_components']}")
         return self
 
 
@@ -531,23 +531,8 @@ class NPResult:
 
 def _train(method: str, cfg: NPConfig, data: NPData, progress: bool) -> NPDetector:
     det = NPDetector(
+        **cfg.detector,
         extractor=METHODS[method],
-        hidden=tuple(cfg.hidden),
-        latent_dim=cfg.latent_dim,
-        batch_size=cfg.batch_size,
-        n_components=cfg.n_components,
-        rho=cfg.rho,
-        lr=cfg.lr,
-        np_lr=cfg.np_lr,
-        n_steps=cfg.n_steps,
-        em_every=cfg.em_every,
-        em_iter=cfg.em_iter,
-        n_em_vectors=cfg.n_em_vectors,
-        reg_covar=cfg.reg_covar,
-        vae_data=cfg.vae_data,
-        slope=cfg.slope,
-        reg_covar_relative=cfg.reg_covar_relative,
-        standardize_features=cfg.standardize_features,
         random_state=cfg.seed,  # same seed: the three start from the same network
         device=cfg.device,
         progress=progress,
@@ -642,7 +627,7 @@ def run_neyman_pearson(
     res = NPResult(
         metrics=metrics,
         fpr_check=fpr_check,
-        config=asdict(cfg),
+        config={**asdict(cfg), "rho": cfg.rho, "detector_params": cfg.detector_params()},
         data_info=data.info,
         training=training,
         clip_metrics=clip_metrics,
@@ -707,7 +692,7 @@ def write_neyman_pearson(res: NPResult, out_dir: str | Path) -> dict[str, str]:
 
 def report_markdown(res: NPResult) -> str:
     """The Markdown section of the report (tables, pattern, settings, timings)."""
-    c = res.config
+    c = {**res.config, **res.config.get("detector_params", {})}
     settings = (
         f"mode {c['mode']}; data {res.data_info.get('source')} ({res.data_info.get('machine', '')}); "
         f"hidden {tuple(c['hidden'])}, D = {c['latent_dim']}, batch {c['batch_size']}, rho = {c['rho']}, "
@@ -765,7 +750,8 @@ COMPARISONS = (
 
 
 def _model_label(cfg: NPConfig) -> str:
-    return f"F{'x'.join(str(int(h)) for h in cfg.hidden)}-D{int(cfg.latent_dim)}"
+    p = cfg.detector_params()
+    return f"F{'x'.join(str(int(h)) for h in p['hidden'])}-D{int(p['latent_dim'])}"
 
 
 def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:

@@ -38,6 +38,8 @@ __all__ = [
     "Experiment",
     "Run",
     "config_hash",
+    "detector_param_names",
+    "split_overrides",
     "execute_run",
     "get_experiment",
     "list_experiments",
@@ -63,6 +65,55 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
         return obj.item()
     return obj
+
+
+#: detector parameters an experiment sets itself (per run), never taken from a config's ``detector`` mapping
+EXPERIMENT_OWNED = frozenset({"cost", "extractor", "random_state", "device", "progress"})
+
+
+def detector_param_names(detector_cls: type) -> frozenset[str]:
+    """Keyword arguments of a detector's ``__init__`` that a config may pass through (scikit-learn's params)."""
+    import inspect
+
+    sig = inspect.signature(detector_cls.__init__)
+    return frozenset(n for n in sig.parameters if n != "self") - EXPERIMENT_OWNED
+
+
+def split_overrides(
+    config_cls: type, detector_cls: type, overrides: Mapping[str, Any], detector_base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ``config_cls``: config fields stay, detector parameters go into ``detector``.
+
+    A name that is a field of the config stays there even when the detector has a parameter of that name; a
+    ``detector`` mapping in ``overrides`` is merged over ``detector_base``, then single detector names on top.
+
+    Raises
+    ------
+    ValueError
+        If a name is neither a config field nor a parameter of ``detector_cls`` (the message lists both).
+    """
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    params = detector_param_names(detector_cls)
+    kw: dict[str, Any] = {}
+    det = dict(detector_base or {})
+    det.update(overrides.get("detector") or {})
+    for k, v in overrides.items():
+        if k == "detector":
+            continue
+        if k in fields:
+            kw[k] = v
+        elif k in params:
+            det[k] = v
+        else:
+            raise ValueError(
+                f"{k}: not a setting of {config_cls.__name__} ({sorted(fields - {'detector'})}) nor a parameter "
+                f"of {detector_cls.__name__} ({sorted(params)})"
+            )
+    bad = sorted(set(det) - params)
+    if bad:
+        raise ValueError(f"detector: {bad} are not parameters of {detector_cls.__name__} ({sorted(params)})")
+    kw["detector"] = det
+    return kw
 
 
 def config_hash(config: Any, n: int = 10) -> str:

@@ -21,19 +21,20 @@ Unreadable files are reported (``bad_files``) and left out; they do not stop the
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._utils import atomic_write_json, atomic_write_text, check_positive, resolve_device, save_figure
 from ..detectors import AEDetector
 from ..metrics import auc, pauc, roc
-from .runs import Comparison, Experiment, Run, register
+from .runs import Comparison, Experiment, Run, detector_param_names, register, split_overrides
 
 __all__ = [
     "SoundConfig",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 COSTS = ("re", "snp", "bu")
+#: the experiment's own detector choices (quick); every other detector parameter keeps AEDetector's default
+QUICK_DETECTOR = {"n_updates": 1500, "c_factor": 1.0, "rho": 0.01}
 MODELS = ("fcn40-large", "fcn40-small", "fcn64-large", "fcn64-small")
 _NAMES = {"re": "RE", "snp": "SNP", "bu": "BU"}
 
@@ -71,18 +74,19 @@ class SoundConfig:
     -------------------
     models : AE presets of :meth:`AEDetector.preset`
     costs : "re", "snp", "bu"
-    n_updates : updates per detector (None: the preset's 200 epochs x 500 batches; quick: 1500, see below)
+    detector : keyword arguments of :meth:`AEDetector.preset` passed through to every detector (its defaults are
+        the detector's and the preset's: AMSGrad 1e-3, h = the median heuristic, eps 1e-6). The experiment's own
+        choices (:data:`QUICK_DETECTOR`): ``n_updates`` 1500 (quick; ``full``: the preset's 200 epochs x 500
+        batches), ``c_factor`` 1 (see below) and ``rho`` 0.01, the false-positive rate of the frame threshold
+        phi_rho (fitted on normal training frames) used to say where a detector "fires". ``quick``/``full`` (and
+        the CLI) accept these names directly: ``SoundConfig.quick(n_updates=300, h_factor=0.5)``.
     n_segments, segment_seconds : the paper's batch, 10 x 3 s
     train_anr : ANR range of the something-else sounds in training (lost; ours U(-20, -10) dB, the test range)
-    lr : AMSGrad step size (lost; ours 1e-3); h_factor x the median heuristic is BU's bandwidth;
-    eps : BU's regulariser
-    C, c_factor : the clip of SNP/BU. ``"re-max"`` (default, spec §1.5): c_factor x the maximum score of the
+    C : the clip of SNP/BU. ``"re-max"`` (default, spec §1.5): c_factor x the maximum score of the
         RE detector (trained first, same batches and start) on normal training frames, "the tendency of the
         maximum value of A of normal training samples" (paper §4.1.1), fixed during training. ``"auto"``: the
         detector's own rule (c_factor x the normal scores' running maximum during an RE warm-up of 10 % of
         the updates, then frozen; see ``AEDetector``). A number: fixed.
-    rho : false-positive rate of the frame threshold phi_rho (fitted on training frames) used to say where a
-        detector "fires"
     max_fpr : pAUC range
 
     Why the quick defaults are 1500 updates and ``c_factor=1``
@@ -122,26 +126,31 @@ class SoundConfig:
     mixes_per_clip: int = 3
     models: tuple[str, ...] = ("fcn40-small", "fcn64-small")
     costs: tuple[str, ...] = COSTS
-    n_updates: int | None = 1500
+    detector: dict = field(default_factory=lambda: dict(QUICK_DETECTOR))
     n_segments: int = 4
     segment_seconds: float = 3.0
     train_anr: tuple[float, float] = (-20.0, -10.0)
-    lr: float = 1e-3
-    h_factor: float = 1.0
-    eps: float = 1e-6
     C: float | str = "re-max"
-    c_factor: float = 1.0
-    rho: float = 0.01
     max_fpr: float = 0.1
     n_calibration_clips: int = 20
     save_models: bool = True
     seed: int = 0
     device: str = "auto"
 
+    DETECTOR: ClassVar[type] = AEDetector  # the estimator ``detector`` configures
+
     @classmethod
     def quick(cls, **kw: Any) -> SoundConfig:
-        """CPU minutes: one synthetic machine (fan), FCN40-small and FCN64-small, 1500 updates of 4 x 3 s."""
-        return cls(**kw)
+        """CPU minutes: one synthetic machine (fan), FCN40-small and FCN64-small, 1500 updates of 4 x 3 s.
+
+        Detector parameter names (``n_updates``, ``h_factor``, ``lr``, ...) go into ``detector``.
+
+        Raises
+        ------
+        ValueError
+            If a name is neither a setting nor an :class:`AEDetector` parameter.
+        """
+        return cls(**split_overrides(cls, AEDetector, kw, QUICK_DETECTOR))
 
     @classmethod
     def full(cls, **kw: Any) -> SoundConfig:
@@ -150,20 +159,40 @@ class SoundConfig:
             "synthetic_preset": "full",
             "machines": ("fan", "pump", "gearbox", "conveyor"),
             "models": MODELS,
-            "n_updates": None,
             "n_segments": 10,
         }
-        base.update(kw)
-        return cls(**base)
+        det = {k: v for k, v in QUICK_DETECTOR.items() if k != "n_updates"}  # the preset's schedule
+        return cls(**split_overrides(cls, AEDetector, {**base, **kw}, det))
+
+    def _param(self, name: str) -> Any:
+        """A detector parameter as the experiment uses it: from ``detector``, else AEDetector's default."""
+        if name in self.detector:
+            return self.detector[name]
+        return inspect.signature(AEDetector.__init__).parameters[name].default
+
+    @property
+    def n_updates(self) -> int | None:
+        """Updates per detector (None: the preset's schedule)."""
+        return self._param("n_updates")
+
+    @property
+    def rho(self) -> float:
+        """False-positive rate of the frame threshold phi_rho (where a detector "fires")."""
+        return float(self._param("rho"))
 
     @property
     def user_data(self) -> bool:
         return self.normal_dir is not None
 
     def validate(self) -> SoundConfig:
-        for name in ("lr", "h_factor", "c_factor", "segment_seconds", "max_fpr", "rho"):
+        bad = sorted(set(self.detector) - detector_param_names(AEDetector))
+        if bad:
+            raise ValueError(f"detector: {bad} are not parameters of AEDetector")
+        for name in ("lr", "h_factor", "c_factor", "rho"):
+            check_positive(self._param(name), name)
+        check_positive(self._param("eps"), "eps", strict=False)
+        for name in ("segment_seconds", "max_fpr"):
             check_positive(getattr(self, name), name)
-        check_positive(self.eps, "eps", strict=False)
         if not (isinstance(self.C, str) and self.C in ("re-max", "auto")):
             check_positive(self.C, "C")
         if not 0 < self.test_fraction < 1:
@@ -514,23 +543,19 @@ def _evaluate(tests: list[TestClip], frames: list[np.ndarray], fcfg, cfg: SoundC
 
 
 def _detector(cfg: SoundConfig, model: str, cost: str, progress: bool, c_re: float | None = None) -> AEDetector:
-    C: float | str = cfg.C
-    if C == "re-max":
-        C = float(cfg.c_factor) * c_re if c_re is not None else "auto"
+    """The detector of one (model, cost): the preset with ``cfg.detector`` passed through, and the clip C."""
     kw: dict[str, Any] = {
-        "C": C,
-        "lr": cfg.lr,
-        "h_factor": cfg.h_factor,
-        "eps": cfg.eps,
-        "c_factor": cfg.c_factor,
-        "rho": cfg.rho,
+        **cfg.detector,
         "random_state": cfg.seed,  # same seed: RE, SNP and BU start from the same parameters
         "device": cfg.device,
         "progress": progress,
     }
-    if cfg.n_updates is not None:
-        kw["n_updates"] = int(cfg.n_updates)
-    return AEDetector.preset(model, cost=cost, **kw)
+    det = AEDetector.preset(model, cost=cost, **kw)
+    if cfg.C == "re-max":
+        det.set_params(C=float(det.c_factor) * c_re if c_re is not None else "auto")
+    else:
+        det.set_params(C=cfg.C)
+    return det
 
 
 def run_sound(
@@ -821,7 +846,8 @@ def _markdown(res: SoundResult, files: dict[str, str]) -> str:
             f"Data ({mkey}): {d['source']}; {d['n_train']} training clips, {d['n_something_else']} something-else "
             f"sounds; test: {d['n_test_normal']} normal clips and {d['n_test_anomalous']} anomalous clips.\n"
         )
-    upd = cfg["n_updates"] if cfg["n_updates"] is not None else "200 epochs x 500"
+    n_upd = cfg["detector"].get("n_updates")
+    upd = n_upd if n_upd is not None else "200 epochs x 500"
     lines.append(
         f"Models {', '.join(cfg['models'])}; {upd} updates of {cfg['n_segments']} x {cfg['segment_seconds']:g} s "
         f"segments; seed {cfg['seed']}.\n"

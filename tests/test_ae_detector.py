@@ -2,12 +2,24 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from adskit.audio.features import stack_context
 from adskit.detectors import AEDetector
 from adskit.detectors.ae import AE_PRESETS, lr_schedule
 from adskit.metrics import auc
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small networks: one thread is faster, and two threads on a busy 2-core machine spin-wait (10-100x).
+    The seed checks in the docstrings below were run with one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 TINY = {"hidden": (8,), "latent_dim": 2, "n_updates": 5, "batch_size": 16, "device": "cpu"}
 
@@ -28,11 +40,16 @@ def test_sklearn_contract(estimator, check):
     check(estimator)
 
 
-def _rare_cluster_data(seed=0, n=3000, d=10, rare=0.05):
-    """Normal = a frequent 2-D plane + a rare 2-D plane (5 %) in 10-D; anomalies = isotropic, larger."""
+def _rare_cluster_data(seed=0, n=3000, d=10, rare=0.05, held_out=False):
+    """Normal = a frequent 2-D plane + a rare 2-D plane (5 %) in 10-D; anomalies = isotropic, larger.
+
+    ``seed`` picks the planes; ``held_out=True`` draws fresh vectors from the same planes (a test set).
+    """
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(d, d)))
     a, b = q[:, :2], q[:, 2:4]
+    if held_out:
+        rng = np.random.default_rng([seed, 1])
     n_rare = int(rare * n)
     common = rng.normal(size=(n - n_rare, 2)) @ a.T + 0.05 * rng.normal(size=(n - n_rare, d))
     rare_pts = 2.0 + rng.normal(size=(n_rare, 2)) @ b.T + 0.05 * rng.normal(size=(n_rare, d))
@@ -43,8 +60,15 @@ def _rare_cluster_data(seed=0, n=3000, d=10, rare=0.05):
 
 
 def test_performance_floor_and_bu_lowers_rare_scores():
+    """AUC above 0.9 for RE, SNP and BU on held-out vectors; BU's rare/frequent score ratio below 0.7 x RE's.
+
+    Seed check 2026-11-29 (this data with random_state 0-7, and data seed = random_state = 1-7): AUC min
+    0.987 (RE), 0.999 (SNP), 0.9998 (BU), means above 0.998; floor 0.9. BU's ratio / RE's ratio max 0.073
+    (bound 0.7). The held-out normals used to come from ``seed=1``, i.e. from two *other* planes; with them
+    the AUCs were 0.86-0.99 and measured distance from the origin more than normality.
+    """
     X, is_rare, Xa = _rare_cluster_data()
-    Xt, _, Xat = _rare_cluster_data(seed=1)
+    Xt, _, Xat = _rare_cluster_data(held_out=True)
     kw = {"hidden": (32,), "latent_dim": 2, "n_updates": 400, "batch_size": 256, "lr": 3e-3, "device": "cpu"}
     res = {}
     for cost in ("re", "snp", "bu"):
@@ -54,7 +78,6 @@ def test_performance_floor_and_bu_lowers_rare_scores():
             "auc": auc(np.r_[np.zeros(len(Xt)), np.ones(len(s_anom))], np.r_[s_norm, s_anom]),
             "rare_ratio": det.anomaly_score(X[is_rare]).mean() / det.anomaly_score(X[~is_rare]).mean(),
         }
-    # honest floors: measured 0.97-0.99 on this data; chance is 0.5
     for cost in res:
         assert res[cost]["auc"] > 0.9, res
     # BU's weights pull the rare plane's scores down relative to the frequent one
@@ -62,12 +85,24 @@ def test_performance_floor_and_bu_lowers_rare_scores():
 
 
 def test_bu_weighted_term_alone_lowers_the_rare_cluster():
-    X, is_rare, _ = _rare_cluster_data(seed=2)
+    """Without anomalies (the weighted term of eq 16 alone) BU scores the rare plane lower, relative to the
+    frequent one, than RE: the median over five fits of (BU's rare/frequent ratio) / (RE's) is below 0.5.
+
+    One fit is not enough: which plane a 2-D bottleneck learns depends on the start. Seed check 2026-11-29
+    (data seeds 2-9 x random_state 0-7, 64 pairs): per-pair quotient median 0.11, above 0.7 in 5 pairs, above
+    1 (RE < BU) in one (data 2, random_state 3: 2.96). Median of the five pairs used here (data 2+k,
+    random_state k) 0.13; over the 32 sets (data 2+j+k, random_state (k+o) mod 8; j 0-3, o 0-7) at most 0.26;
+    0.8 % of random five-pair subsets have a median above 0.5. Bound 0.5.
+    """
     kw = {"hidden": (32,), "latent_dim": 2, "n_updates": 300, "batch_size": 256, "lr": 3e-3, "device": "cpu"}
-    re_ = AEDetector("re", **kw).fit(X)
-    bu = AEDetector("bu", **kw).fit(X)  # no anomalies: the weighted term of eq 16 alone
-    ratio = {d.cost: d.anomaly_score(X[is_rare]).mean() / d.anomaly_score(X[~is_rare]).mean() for d in (re_, bu)}
-    assert ratio["bu"] < ratio["re"], ratio
+    quotients = []
+    for k in range(5):
+        X, is_rare, _ = _rare_cluster_data(seed=2 + k)
+        re_ = AEDetector("re", random_state=k, **kw).fit(X)
+        bu = AEDetector("bu", random_state=k, **kw).fit(X)
+        ratio = {d.cost: d.anomaly_score(X[is_rare]).mean() / d.anomaly_score(X[~is_rare]).mean() for d in (re_, bu)}
+        quotients.append(ratio["bu"] / ratio["re"])
+    assert np.median(quotients) < 0.5, quotients
 
 
 def test_score_clips_max_and_mean_match_a_manual_computation():
@@ -155,6 +190,8 @@ def test_presets_and_lr_schedule():
 
 
 def test_any_feature_scale_works():
+    """Same AUC at every input scale (one machine, one process). Seed check 2026-11-29 (data and detector seeds
+    0-7): AUC 1.0 at every scale, spread 0; floor 0.9."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 5))
     Xa = 4 + rng.normal(size=(100, 5))

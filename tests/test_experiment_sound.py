@@ -135,12 +135,18 @@ def test_quick_defaults_and_the_re_max_clip():
 
 @pytest.mark.slow
 def test_quick_synthetic_run(tmp_path):
-    """The quick experiment on the synthetic default: every output written, detectors above chance at -10 dB."""
+    """The quick experiment on the synthetic default: every output written, frame AUC above 0.65 at -10 dB.
+
+    Seed check 2026-11-29 (SoundConfig.seed 0-5: data, split and detectors; 2 models x 3 costs each): frame
+    AUC at -10 dB min 0.711, mean 0.770; floor 0.65 (chance 0.5). The paper's orderings are only checked to
+    be reported, not to hold: over those seeds "BU >= SNP" held on 1 of 6, "SNP > RE" on none, "RE fires more
+    than BU on the rare-normal process" on 3 (see SoundConfig: SNP and BU score like RE on synthetic data).
+    """
     res = run_sound(SoundConfig.quick(device="cpu"), out_dir=tmp_path, progress=False)
     assert (tmp_path / "sound_rare.png").stat().st_size > 1000
     for by_cost in res.metrics["fan"].values():
         for cost in by_cost.values():
-            assert cost["-10"]["frame_auc"] > 0.5
+            assert cost["-10"]["frame_auc"] > 0.65
     assert set(res.pattern()) == {
         "clip AUC: BU >= SNP everywhere",
         "clip AUC: SNP > RE everywhere",

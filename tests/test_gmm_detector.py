@@ -58,18 +58,22 @@ def _true_anomaly_score(X, centres):
 def test_auc_floor(seed):
     """The paper's default (16 diagonal components) stays within 0.03 AUC of the true-density oracle.
 
-    The oracle AUC on these data is 0.84-0.87 (seeds 0-5); measured gaps were below 0.015.
+    Seed check 2026-11-29 (data seeds 0-7, each with random_state seed, seed+100, seed+200; 24 fits): AUC
+    min 0.839, mean 0.856; floor 0.78. Oracle AUC 0.839-0.872; oracle - AUC max 0.013 (bound 0.03), and the
+    three initialisations of one data set differ by at most 0.008.
     """
     train, test_normal, test_anom, centres = _normal_vs_shifted(seed)
     det = GMMDetector(random_state=seed, device="cpu").fit(train)
     y = np.r_[np.zeros(500), np.ones(500)]
     auc = roc_auc_score(y, np.r_[det.anomaly_score(test_normal), det.anomaly_score(test_anom)])
     oracle = roc_auc_score(y, np.r_[_true_anomaly_score(test_normal, centres), _true_anomaly_score(test_anom, centres)])
-    assert auc >= 0.80
+    assert auc >= 0.78
     assert auc >= oracle - 0.03
 
 
 def test_directions_and_threshold():
+    """Seed check 2026-11-29 (data seeds 3-10 x random_state 0-1): share of anomalies flagged 0.44-0.69, of
+    normal test vectors 0.07-0.12; the training FPR is 0.0995 by construction (phi_rho on the training set)."""
     train, test_normal, test_anom, _ = _normal_vs_shifted(3)
     det = GMMDetector(n_components=4, rho=0.1, random_state=0, device="cpu").fit(train)
     assert np.allclose(det.score_samples(train), -det.anomaly_score(train))

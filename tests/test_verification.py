@@ -35,10 +35,21 @@ def test_short_run_writes_outputs_and_is_deterministic(tmp_path):
 
 @pytest.mark.slow
 def test_full_run_reproduces_the_papers_pattern(tmp_path):
-    """The acceptance check: 5,000 updates, the paper's orderings (BU < SNP < RE on KL[p_U||q]; SNP lowest KL[p||q])."""
+    """The acceptance check, 5,000 updates: BU < SNP < RE on KL[p_U||q], each step by a quarter at least, and
+    SNP and BU both at most half RE's KL[p||q].
+
+    Seed check 2026-11-29 (seeds 0-7, one run each): KL[p_U||q] RE 0.77-0.87, SNP 0.34-0.51, BU 0.18-0.21;
+    ratios BU/SNP 0.39-0.59 (bound 0.75), SNP/RE 0.40-0.59 (bound 0.75), BU/RE 0.21-0.28 (bound 0.5).
+    KL[p||q] RE 1.06-1.17, SNP 0.295-0.311, BU 0.303-0.346; max(SNP, BU)/RE 0.27-0.30 (bound 0.5).
+    The paper's "SNP lowest on KL[p||q]" is not asserted: SNP was lowest on 6 of 8 seeds, BU - SNP ranged
+    -0.002 (seeds 1 and 4: BU lowest) to +0.035, too close for one run to decide.
+    """
     res = run_verification(VerificationConfig(device="cpu"), out_dir=tmp_path, progress=False)
-    assert all(res.pattern().values()), res.kld
-    assert res.kld["BU"]["uniform"] < 0.5 * res.kld["RE"]["uniform"]
+    u = {m: res.kld[m]["uniform"] for m in ("RE", "SNP", "BU")}
+    p = {m: res.kld[m]["p"] for m in ("RE", "SNP", "BU")}
+    assert u["BU"] < 0.75 * u["SNP"] and u["SNP"] < 0.75 * u["RE"], res.kld
+    assert u["BU"] < 0.5 * u["RE"], res.kld
+    assert max(p["SNP"], p["BU"]) < 0.5 * p["RE"], res.kld
 
 
 @pytest.mark.parametrize(

@@ -27,17 +27,21 @@ def _config(n_updates: int) -> VerificationConfig:
 
 
 def _calibrate(seconds: float) -> int:
-    """Updates per run so that one run takes about ``seconds`` on one thread."""
-    n = 200
-    t0 = time.perf_counter()
-    run_verification(_config(n), progress=False)
-    per = (time.perf_counter() - t0) / n
-    return max(50, int(seconds / per))
+    """Updates per run so that one run takes about ``seconds`` on one thread (slope and intercept from two runs:
+    every run also scores the grid, a fixed cost)."""
+    times = {}
+    for n in (100, 400):
+        t0 = time.perf_counter()
+        run_verification(_config(n), progress=False)
+        times[n] = time.perf_counter() - t0
+    per = max((times[400] - times[100]) / 300, 1e-6)
+    fixed = max(times[100] - 100 * per, 0.0)
+    return max(50, int((seconds - fixed) / per))
 
 
 @functools.lru_cache(maxsize=2)
 def _measure(quick: bool) -> dict[str, float]:
-    seconds, n_runs, repeats = (5.0, 4, 1) if quick else (20.0, 4, 2)
+    seconds, n_runs, repeats = (5.0, 4, 1) if quick else (20.0, 6, 2)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -132,7 +132,7 @@ def test_local_cluster_survives_a_killed_worker(tmp_path):
 
     runs = plan_verification(tiny(n_updates=600), [0, 1, 2])  # 9 runs of about a second each
     killed: dict = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
 
             def assassin():

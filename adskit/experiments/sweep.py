@@ -158,7 +158,7 @@ def _run_on_dask(pending, root, done, failed, scheduler, n_workers, bar, out) ->
             n_workers=int(n_workers or default_workers()),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: two sweeps on one machine do not collide
         )
         client = Client(cluster)
     else:

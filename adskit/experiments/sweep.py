@@ -150,7 +150,7 @@ def run_sweep(
 
 
 def _run_on_dask(pending, root, done, failed, scheduler, n_workers, bar, out) -> None:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster, as_completed  # here: importing distributed takes a second
 
     cluster = None
     if scheduler is None:
@@ -179,6 +179,14 @@ def _run_on_dask(pending, root, done, failed, scheduler, n_workers, bar, out) ->
                 out.n_executed += 1
             except Exception as exc:
                 r = runs[k]
+                # The result folder is the truth: a run can finish and be written while fetching its result
+                # fails (its worker died holding the result, a lost connection); then read it from disk.
+                done[k] = load_run(run_folder(root, r))
+                if done[k] is not None:
+                    out.n_executed += 1
+                    bar.set_postfix_str(k[:40])
+                    bar.update(1)
+                    continue
                 err = error_text(exc)
                 if any(d.key in failed for d in r.needs):
                     err = f"not run: a run it needs failed ({err})"

@@ -1,14 +1,18 @@
-"""Small shared helpers: device choice, seeding, input validation, atomic writes.
+"""Small shared helpers: device choice, seeding, input validation, atomic writes, JSON conversion and hashing.
 
 Nothing here knows about audio, models or experiments; every other module may import it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
 import json
 import os
 import random
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,13 @@ import torch
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Return a torch device; ``"auto"`` (or None) picks CUDA when present, else the CPU."""
+    """Return a torch device; ``"auto"`` (or None) picks CUDA when present, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a valid device name, or asks for CUDA when CUDA is not available.
+    """
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -48,6 +58,11 @@ def as_float_tensor(
 
     NumPy input becomes float32 (what the models use) unless ``keep_float64`` and it is float64 already;
     tensors keep their floating dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not numeric, is not ``ndim``-D, has fewer than ``min_rows`` rows, or contains NaN or Inf.
     """
     if isinstance(x, torch.Tensor):
         t = x
@@ -61,6 +76,8 @@ def as_float_tensor(
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise ValueError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
         keep = arr.dtype == np.float32 or (keep_float64 and arr.dtype == np.float64)
+        if keep and not arr.flags.writeable:
+            arr = arr.copy()  # a read-only view (a memmap of the feature cache): torch needs writable memory
         t = torch.as_tensor(arr if keep else arr.astype(np.float32))
     if ndim is not None and t.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(t.shape)}")
@@ -112,26 +129,65 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON (NumPy scalars and arrays converted)."""
+    """Atomically write ``obj`` as indented JSON (NumPy/torch scalars and arrays, paths, dataclasses converted)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` with every part JSON can write natively: the package's one JSON converter.
+
+    Dataclass instances become dicts, mappings dicts (keys that JSON cannot write become strings), tuples lists,
+    paths strings, NumPy / torch scalars Python numbers and arrays nested lists; anything else is returned as
+    it is (so ``json.dumps`` still raises on an unknown type). Non-finite floats are kept (``NaN`` in JSON).
+
+    Parameters
+    ----------
+    obj : object
+
+    Returns
+    -------
+    object
+        Built of dict, list, str, int, float, bool and None only (for the types above).
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {_json_key(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def settings_hash(obj: Any, n: int = 10) -> str:
+    """First ``n`` hex digits of the SHA-256 of ``obj`` as sorted-key JSON (``str`` for what JSON cannot write).
+
+    A short, stable name for a set of settings (result folders, checkpoint and cache file names).
+    """
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def _json_key(k: Any) -> Any:
+    return k if k is None or isinstance(k, (str, int, float, bool)) else str(k)
+
+
 def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, torch.Tensor):
-        return o.detach().cpu().tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    """``json.dumps(default=...)`` hook: :func:`to_jsonable` for one object JSON cannot write itself."""
+    out = to_jsonable(o)
+    if out is o:
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return out
 
 
 def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
     """Save a matplotlib figure atomically (PNG by the suffix of ``path``)."""
-    import io
-
     path = Path(path)
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", **kwargs)

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from ._utils import atomic_write_text
+from .experiments.neyman_pearson import METHODS, NPConfig
+from .experiments.report import spread_sentence, write_report
+from .experiments.runs import detector_param_names, get_experiment
+from .experiments.sound import COSTS, MODELS, SoundConfig
+from .experiments.sweep import run_sweep
+from .experiments.verification import VerificationConfig
 
 #: experiments in the order ``adskit reproduce`` runs them
 EXPERIMENTS = ("verify", "sound", "np")
@@ -63,8 +71,6 @@ def _verify_options(p: argparse.ArgumentParser) -> None:
 
 
 def _sound_options(p: argparse.ArgumentParser) -> None:
-    from .experiments.sound import COSTS, MODELS
-
     p.add_argument("--normal", dest="normal_dir", type=Path, help="folder of normal clips (split into train and test)")
     p.add_argument("--something-else", dest="something_else_dir", type=Path, help="folder of something-else sounds")
     p.add_argument("--anomalies", dest="anomalies_dir", type=Path, help="anomalous sounds mixed into held-out clips")
@@ -84,8 +90,6 @@ def _sound_options(p: argparse.ArgumentParser) -> None:
 
 
 def _np_options(p: argparse.ArgumentParser) -> None:
-    from .experiments.neyman_pearson import METHODS
-
     p.add_argument("--machine", help="synthetic target machine (default fan); the others are O")
     p.add_argument("--data-dir", dest="data_dir", type=Path, help="root of a synthetic data set (manifest.json)")
     p.add_argument("--normal", dest="normal_dir", type=Path, help="folder of normal clips of the target machine (D)")
@@ -136,18 +140,8 @@ _HELP = {
 # ------------------------------------------------------------------------------------------ configs from arguments
 
 
-def _config_class(name: str):
-    if name == "verify":
-        from .experiments.verification import VerificationConfig
-
-        return VerificationConfig
-    if name == "sound":
-        from .experiments.sound import SoundConfig
-
-        return SoundConfig
-    from .experiments.neyman_pearson import NPConfig
-
-    return NPConfig
+#: the config class of each experiment
+CONFIGS = {"verify": VerificationConfig, "sound": SoundConfig, "np": NPConfig}
 
 
 def config_from_args(name: str, args: argparse.Namespace) -> Any:
@@ -155,10 +149,13 @@ def config_from_args(name: str, args: argparse.Namespace) -> Any:
 
     Options left out keep the config's defaults; detector options (``--steps``, ``--hidden``, ...) go into the
     config's ``detector`` mapping, so their defaults stay the detector's. Paths become strings, lists tuples.
-    """
-    from .experiments.runs import detector_param_names
 
-    cls = _config_class(name)
+    Raises
+    ------
+    ValueError
+        If an option names neither a config setting nor a detector parameter (from the config's ``quick``/``full``).
+    """
+    cls = CONFIGS[name]
     names = {f.name for f in dataclasses.fields(cls)}
     if hasattr(cls, "DETECTOR"):
         names |= detector_param_names(cls.DETECTOR)  # passed through to the detector as one mapping
@@ -186,10 +183,6 @@ def seeds_from_args(args: argparse.Namespace) -> list[int]:
 
 
 def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = None) -> int:
-    from .experiments.report import spread_sentence, write_report
-    from .experiments.runs import get_experiment
-    from .experiments.sweep import run_sweep
-
     seeds = seeds_from_args(args)
     progress = not args.no_progress
     out: Path = args.out
@@ -212,8 +205,6 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         print("adskit: no run completed; nothing to report", file=sys.stderr)
         return 1
     files = write_report(out, out_dir=out, failed=res.failed)
-    import json
-
     summary = json.loads(Path(files["json"]).read_text())
     for name in names:
         print(f"{name}: {spread_sentence(summary, name)}")
@@ -260,8 +251,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``adskit report DIR [DIR ...]``: aggregate every complete run found under the folders."""
-    from .experiments.report import write_report
-
     files = write_report(args.folders, out_dir=args.out)
     print(Path(files["md"]).read_text(encoding="utf-8"))
     print(f"wrote {', '.join(str(p) for p in files.values())}")
@@ -280,8 +269,6 @@ def _add_experiment_parsers(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``adskit`` argument parser."""
-    from . import __version__
-
     ap = argparse.ArgumentParser(prog="adskit", description="Unsupervised anomalous sound detection kit.")
     ap.add_argument("--version", action="version", version=f"adskit {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)

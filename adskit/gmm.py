@@ -13,6 +13,7 @@ GPU when there is one. Parameters move to and from scikit-learn with :meth:`Gaus
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any
@@ -476,6 +477,13 @@ class GaussianMixture:
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If a constructor parameter (including ``device``, ``dtype`` and the ``*_init`` arrays) is invalid,
+            X is not a finite 2-D array with >= n_components rows (and, on a warm start, the fitted number of
+            features), or a full covariance stays singular after diagonal loading.
         """
         self._check_params()
         self._dev = resolve_device(self.device)
@@ -533,6 +541,13 @@ class GaussianMixture:
         self
             ``lower_bound_`` is the mean log-likelihood at the last E-step, ``n_iter_`` grows by ``n_iter``,
             ``converged_`` says whether the last change of the lower bound was below ``tol``.
+
+        Raises
+        ------
+        ValueError
+            If ``n_iter`` is not an integer >= 1, a constructor parameter is invalid, X is not a finite 2-D
+            array with >= n_components rows (and the fitted number of features), or a full covariance stays
+            singular after diagonal loading.
         """
         if not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
             raise ValueError(f"n_iter: expected an integer >= 1, got {n_iter!r}")
@@ -553,6 +568,46 @@ class GaussianMixture:
         self.n_iter_ += len(bounds)
         return self
 
+    def with_params(self, **params: Any) -> GaussianMixture:
+        """A new mixture with some constructor parameters changed, starting from this one's fitted state.
+
+        ``self`` is left as it is. The fitted parameters (shared, never modified in place) and the EM history
+        carry over, so :meth:`partial_em`, or :meth:`fit` with ``warm_start=True``, continues from them: e.g.
+        Algorithm 1's refresh with a new variance floor, ``gmm.with_params(reg_covar=floor).partial_em(F)``.
+
+        Parameters
+        ----------
+        **params
+            Constructor arguments to change (``reg_covar``, ``max_iter``, ``warm_start``, ``tol``, ...).
+
+        Returns
+        -------
+        GaussianMixture
+            Unfitted if ``self`` is.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a constructor argument, or a fitted mixture would change ``n_components``,
+            ``covariance_type``, ``device`` or ``dtype`` (its state would not fit them).
+        """
+        names = tuple(inspect.signature(type(self).__init__).parameters)[1:]
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a parameter of GaussianMixture (expected one of {names})")
+        fitted = hasattr(self, "_means")
+        fixed = [k for k in ("n_components", "covariance_type", "device", "dtype") if k in params]
+        if fitted and fixed:
+            raise ValueError(f"{fixed[0]}: cannot change on a fitted mixture (its parameters would not fit)")
+        new = type(self)(**{**{k: getattr(self, k) for k in names}, **params})
+        if fitted:
+            state = ("_center", "_weights", "_means", "_covs", "_prec_chol", "_dev", "converged_", "lower_bound_")
+            for attr in (*state, "n_iter_"):
+                if hasattr(self, attr):
+                    setattr(new, attr, getattr(self, attr))
+            new.lower_bounds_ = list(getattr(self, "lower_bounds_", []))
+        return new
+
     def log_prob(self, X: torch.Tensor) -> torch.Tensor:
         """ln p(x) per row, differentiable with respect to X (higher = more normal).
 
@@ -568,6 +623,13 @@ class GaussianMixture:
         -------
         torch.Tensor [shape=(n,)]
             On X's device, in X's dtype (float32 if X is not floating point).
+
+        Raises
+        ------
+        AttributeError
+            If the mixture is not fitted.
+        ValueError
+            If X is not a torch.Tensor, or not a finite 2-D tensor with the fitted number of features.
         """
         self._check_fitted()
         if not isinstance(X, torch.Tensor):
@@ -617,6 +679,13 @@ class GaussianMixture:
         -------
         X : torch.Tensor [shape=(n, n_features)], model dtype and device
         labels : torch.Tensor [shape=(n,)], int64 component of each row (not sorted, unlike scikit-learn)
+
+        Raises
+        ------
+        AttributeError
+            If the mixture is not fitted.
+        ValueError
+            If ``n`` is not an integer >= 1.
         """
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or n < 1:
@@ -685,6 +754,13 @@ class GaussianMixture:
         **kwargs
             Constructor arguments (``device``, ``dtype``, ...); n_components, covariance_type, tol, reg_covar
             and max_iter default to the scikit-learn model's.
+
+        Raises
+        ------
+        TypeError
+            If ``kwargs`` holds a name that is not a constructor argument.
+        ValueError
+            If a constructor parameter (including ``device`` and ``dtype``) is invalid, or ``sk_gmm`` is not fitted.
         """
         for key in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter"):
             kwargs.setdefault(key, getattr(sk_gmm, key))

@@ -1,19 +1,18 @@
 """Detection metrics (scikit-learn underneath) and divergences between densities on a grid.
 
 Labels: ``y_true`` is 1 for anomalous, 0 for normal. Scores: higher = more anomalous.
+
+The oracle threshold that maximises precision / recall / F1 on labelled scores is
+:class:`adskit.threshold.MaxMeanPRFThreshold` (rule ``score > threshold``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn import metrics as skm
 
 __all__ = [
-    "ThresholdSweep",
     "auc",
-    "best_threshold",
     "grid_points",
     "kl_divergence",
     "normalize_density",
@@ -21,7 +20,6 @@ __all__ = [
     "pauc",
     "precision_recall_f1",
     "roc",
-    "threshold_sweep",
 ]
 
 
@@ -43,7 +41,26 @@ def _check_labels_scores(y_true, scores, need_both: bool = True) -> tuple[np.nda
 
 
 def auc(y_true, scores) -> float:
-    """Area under the ROC curve (``sklearn.metrics.roc_auc_score``); 0.5 = chance, 1 = perfect."""
+    """Area under the ROC curve (``sklearn.metrics.roc_auc_score``); 0.5 = chance, 1 = perfect.
+
+    Parameters
+    ----------
+    y_true : array-like [shape=(n,)]
+        1 = anomalous, 0 = normal; both classes present.
+    scores : array-like [shape=(n,)]
+        Finite anomaly scores, higher = more anomalous.
+
+    Returns
+    -------
+    float
+        In [0, 1]: the probability that a random anomalous sample scores above a random normal one.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 1-D of equal length, a score is NaN or Inf, a label is not 0/1, or only one
+        class is present.
+    """
     y, s = _check_labels_scores(y_true, scores)
     return float(skm.roc_auc_score(y, s))
 
@@ -52,6 +69,23 @@ def pauc(y_true, scores, max_fpr: float = 0.1) -> float:
     """Partial AUC up to ``max_fpr``, McClish-standardised (``roc_auc_score(max_fpr=...)``).
 
     This is the value the DCASE 2020-2023 baselines report as "pAUC": 0.5 = chance, 1 = perfect.
+
+    Parameters
+    ----------
+    y_true, scores : array-like [shape=(n,)]
+        As :func:`auc`.
+    max_fpr : float
+        Upper end of the false-positive range, in (0, 1].
+
+    Returns
+    -------
+    float
+        McClish-standardised partial area, 0.5 = chance, 1 = perfect.
+
+    Raises
+    ------
+    ValueError
+        If ``max_fpr`` is outside (0, 1], or as :func:`auc`.
     """
     if not 0.0 < float(max_fpr) <= 1.0:
         raise ValueError(f"max_fpr: expected a rate in (0, 1], got {max_fpr!r}")
@@ -60,13 +94,48 @@ def pauc(y_true, scores, max_fpr: float = 0.1) -> float:
 
 
 def roc(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC curve: ``(fpr, tpr, thresholds)`` from ``sklearn.metrics.roc_curve`` (rule: score >= threshold)."""
+    """ROC curve from ``sklearn.metrics.roc_curve`` (rule: anomalous if score >= threshold).
+
+    Parameters
+    ----------
+    y_true, scores : array-like [shape=(n,)]
+        As :func:`auc`.
+
+    Returns
+    -------
+    fpr, tpr, thresholds : np.ndarray [shape=(m,)]
+        Rates at each threshold, thresholds decreasing.
+
+    Raises
+    ------
+    ValueError
+        As :func:`auc`.
+    """
     y, s = _check_labels_scores(y_true, scores)
     return skm.roc_curve(y, s)
 
 
 def precision_recall_f1(y_true, y_pred) -> dict[str, float]:
-    """Precision, recall (TPR), F1 and false-positive rate of binary decisions (1 = anomalous)."""
+    """Precision, recall (TPR), F1 and false-positive rate of binary decisions (1 = anomalous).
+
+    Parameters
+    ----------
+    y_true : array-like [shape=(n,)]
+        1 = anomalous, 0 = normal (one class alone is allowed).
+    y_pred : array-like [shape=(n,)]
+        Decisions, 1 = anomalous, 0 = normal.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1``, ``fpr`` (0 when undefined, as scikit-learn's ``zero_division=0``)
+        and the counts ``tp``, ``fp``, ``fn``, ``tn``.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 1-D of equal length or hold values other than 0/1.
+    """
     y, p = _check_labels_scores(y_true, np.asarray(y_pred, dtype=float), need_both=False)
     pred = p.astype(int)
     tp = int(((pred == 1) & (y == 1)).sum())
@@ -80,54 +149,6 @@ def precision_recall_f1(y_true, y_pred) -> dict[str, float]:
     return {"precision": prec, "recall": rec, "f1": f1, "fpr": fpr, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
-@dataclass(frozen=True)
-class ThresholdSweep:
-    """Every distinct threshold t (rule: anomalous if score >= t) with the rates it gives."""
-
-    thresholds: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    f1: np.ndarray
-    fpr: np.ndarray
-
-    @property
-    def mean_prf(self) -> np.ndarray:
-        return (self.precision + self.recall + self.f1) / 3.0
-
-
-def threshold_sweep(y_true, scores) -> ThresholdSweep:
-    """Precision, recall, F1 and FPR at every distinct score used as threshold, in one sorted pass."""
-    y, s = _check_labels_scores(y_true, scores)
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(1 - y_sorted)
-    last = np.r_[np.nonzero(np.diff(s_sorted))[0], s_sorted.size - 1]  # last index of each distinct score
-    tp, fp, thr = tp[last].astype(float), fp[last].astype(float), s_sorted[last]
-    n_pos, n_neg = float(y.sum()), float(y.size - y.sum())
-    prec = tp / (tp + fp)
-    rec = tp / n_pos
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
-    return ThresholdSweep(thr, prec, rec, f1, fp / n_neg)
-
-
-def best_threshold(y_true, scores, criterion: str = "f1") -> tuple[float, float]:
-    """The threshold (rule: score >= t) that maximises ``criterion`` on labelled scores, and its value.
-
-    ``criterion``: ``"f1"``, ``"mean_prf"`` (mean of precision, recall and F1: the EUSIPCO 2017 reporting
-    rule) or ``"youden"`` (TPR - FPR). Ties go to the highest threshold (fewest alarms). This is an oracle
-    (test-set-optimal) threshold: good for reporting a method's best case, not for deployment.
-    """
-    sw = threshold_sweep(y_true, scores)
-    values = {"f1": sw.f1, "mean_prf": sw.mean_prf, "youden": sw.recall - sw.fpr}
-    if criterion not in values:
-        raise ValueError(f"criterion: expected one of {sorted(values)}, got {criterion!r}")
-    v = values[criterion]
-    i = int(np.argmax(v))  # first = highest threshold among ties
-    return float(sw.thresholds[i]), float(v[i])
-
-
 # ---- densities on a grid (the 2-D verification experiment) ----
 
 
@@ -137,6 +158,11 @@ def grid_points(lim: float = 3.0, step: float = 0.01) -> tuple[np.ndarray, np.nd
     Returns ``(xs, ys, pts)``: the 1-D centre coordinates (n,) along each axis and all centres as an
     (n*n, 2) array in row-major order (y varies slowest), so ``values.reshape(n, n)`` is an image with
     rows = y.
+
+    Raises
+    ------
+    ValueError
+        If ``lim`` or ``step`` is not positive, or ``step >= 2 lim``.
     """
     if not lim > 0 or not step > 0 or step >= 2 * lim:
         raise ValueError(f"lim/step: expected lim > 0 and 0 < step < 2 lim, got lim={lim!r}, step={step!r}")
@@ -147,7 +173,13 @@ def grid_points(lim: float = 3.0, step: float = 0.01) -> tuple[np.ndarray, np.nd
 
 
 def normalize_density(values) -> np.ndarray:
-    """Non-negative values on a grid scaled to sum to 1 (a discrete density)."""
+    """Non-negative values on a grid scaled to sum to 1 (a discrete density), same shape.
+
+    Raises
+    ------
+    ValueError
+        If a value is negative, NaN or Inf, or all are zero.
+    """
     v = np.asarray(values, dtype=np.float64)
     if not np.isfinite(v).all() or (v < 0).any():
         raise ValueError("values: expected finite, non-negative numbers")
@@ -158,7 +190,13 @@ def normalize_density(values) -> np.ndarray:
 
 
 def boltzmann_density(anomaly_scores) -> np.ndarray:
-    """q_g = exp(-A_g) / sum_g' exp(-A_g') on a grid (BU paper eq 6, discretised), computed stably."""
+    """q_g = exp(-A_g) / sum_g' exp(-A_g') on a grid (BU paper eq 6, discretised), computed stably.
+
+    Raises
+    ------
+    ValueError
+        If an anomaly score is NaN or Inf.
+    """
     a = np.asarray(anomaly_scores, dtype=np.float64)
     if not np.isfinite(a).all():
         raise ValueError("anomaly_scores: contains NaN or Inf")
@@ -172,6 +210,11 @@ def kl_divergence(p, q) -> float:
 
     ``p`` may be zero outside its support (the normal region); ``q`` must be positive wherever p is
     (otherwise the divergence is infinite and ``inf`` is returned). Both are renormalised to sum to 1.
+
+    Raises
+    ------
+    ValueError
+        If p or q is not a valid density (see :func:`normalize_density`), or their shapes differ.
     """
     p = normalize_density(p)
     q = normalize_density(q)

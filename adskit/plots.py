@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -10,7 +10,19 @@ matplotlib.use(matplotlib.get_backend())  # respect the caller's backend (Agg in
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_bu_weights", "plot_grid_maps", "plot_roc"]
+from .audio.features import FeatureConfig, frame_times  # noqa: E402
+
+__all__ = [
+    "plot_auc_bars",
+    "plot_bu_weights",
+    "plot_cells",
+    "plot_comparisons",
+    "plot_frame_scores",
+    "plot_grid_maps",
+    "plot_rare_normal",
+    "plot_roc",
+    "plot_roc_per_snr",
+]
 
 
 def plot_grid_maps(maps: Mapping[str, np.ndarray], lim: float, title: str = "", kind: str = "q", axes=None):
@@ -72,6 +84,181 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], ax=None, title
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def plot_roc_per_snr(metrics: Mapping[str, Mapping[str, Mapping]], rho: float | None = None, axes=None):
+    """ROC curves of each method, one panel per SNR (EUSIPCO 2017 Fig. 3); a dotted line marks FPR = rho.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``metrics[method][snr]`` with ``"auc"`` and ``"roc"`` = ``{"fpr": [...], "tpr": [...]}``; every method
+        has the same SNR keys (strings such as ``"-5"``, drawn as panel titles in dB).
+    rho : float, optional
+        False-positive rate of phi_rho, drawn as a vertical line.
+    axes : sequence of matplotlib Axes, optional
+        One per SNR.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    snrs = list(next(iter(metrics.values())))
+    if axes is None:
+        fig, axes = plt.subplots(1, len(snrs), figsize=(3.6 * len(snrs), 3.6), squeeze=False)
+        axes = axes[0]
+    fig = np.ravel(axes)[0].figure
+    for ax, snr in zip(np.ravel(axes), snrs, strict=False):
+        curves = {
+            f"{m} (AUC {metrics[m][snr]['auc']:.2f})": (
+                np.asarray(metrics[m][snr]["roc"]["fpr"]),
+                np.asarray(metrics[m][snr]["roc"]["tpr"]),
+            )
+            for m in metrics
+        }
+        plot_roc(curves, ax=ax, title=f"{snr} dB")
+        if rho is not None:
+            ax.axvline(float(rho), color="0.5", ls=":", lw=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_auc_bars(metrics: Mapping[str, Mapping], key: str = "clip_auc", axes=None):
+    """Grouped bars of ``key`` per (machine, model) panel x condition (groups) x cost (bars), like the BU paper's Fig. 4.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``metrics[machine][model][cost][condition][key]``, e.g. the sound experiment's clip AUC per ANR
+        (conditions ``"-10"``, ... drawn as dB; ``"test"`` as it is); costs are drawn upper-case.
+    key : str
+        Which number to draw.
+    axes : sequence of matplotlib Axes, optional
+        One per (machine, model).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    panels = [(m, model) for m, by in metrics.items() for model in by]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False)
+        axes = axes[0]
+    else:
+        fig = np.ravel(axes)[0].figure
+    for ax, (mach, model) in zip(axes, panels, strict=True):
+        by_cost = metrics[mach][model]
+        anrs = list(next(iter(by_cost.values())))
+        costs = list(by_cost)
+        width = 0.8 / len(costs)
+        for k, cost in enumerate(costs):
+            vals = [by_cost[cost][a][key] for a in anrs]
+            ax.bar(np.arange(len(anrs)) + (k - (len(costs) - 1) / 2) * width, vals, width, label=str(cost).upper())
+        ax.set_xticks(np.arange(len(anrs)), [f"{a} dB" if a != "test" else a for a in anrs])
+        lo = min(by_cost[c][a][key] for c in costs for a in anrs)
+        ax.set_ylim(max(0.0, lo - 0.1), 1.0)
+        ax.set_title(f"{mach} / {model}", fontsize=9)
+        ax.set_ylabel(key.replace("_", " "))
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_frame_scores(
+    spec: np.ndarray,
+    frames: Mapping[str, np.ndarray],
+    phi: Mapping[str, float],
+    times: np.ndarray,
+    duration: float,
+    spans: Sequence[tuple[float, float]] = (),
+    title: str = "",
+    span_label: str = "rare-normal process",
+    axes=None,
+):
+    """A clip's log-mel spectrogram over each detector's frame scores relative to its threshold phi_rho.
+
+    Top: the spectrogram, with ``spans`` (e.g. the rare-normal process) shaded in every panel. Below, one panel
+    per detector: its frame scores divided by its threshold (1 = the threshold; above it, the frame-wise rule
+    calls the frame anomalous, shaded red).
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(T, n_mels)]
+        Log-mel spectrogram of the clip.
+    frames : mapping of str -> np.ndarray [shape=(n_vectors,)]
+        Anomaly scores (higher = more anomalous) of the clip's context vectors, per detector (drawn upper-case).
+    phi : mapping of str -> float
+        Threshold of each detector (> 0).
+    times : np.ndarray [shape=(n_vectors,)]
+        Centre time of each context vector, seconds (:func:`adskit.audio.frame_times`).
+    duration : float
+        Seconds covered by ``spec`` (its x extent).
+    spans : sequence of (start, end)
+        Seconds to shade.
+    title : str
+    span_label : str
+        What the shaded spans are (in the x label).
+    axes : sequence of 1 + len(frames) matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    costs = list(frames)
+    if axes is None:
+        fig, axes = plt.subplots(1 + len(costs), 1, figsize=(7.5, 1.6 * (1 + len(costs)) + 0.6), sharex=True)
+    else:
+        fig = np.ravel(axes)[0].figure
+    S = np.asarray(spec)
+    axes[0].imshow(S.T, origin="lower", aspect="auto", extent=(0, duration, 0, S.shape[1]), cmap="magma")
+    axes[0].set_ylabel("mel bin")
+    axes[0].set_title(title)
+    for a, b in spans:
+        for ax in axes:
+            ax.axvspan(a, b, color="tab:cyan", alpha=0.25, lw=0)
+    for ax, cost in zip(axes[1:], costs, strict=True):
+        f = np.asarray(frames[cost])
+        t = np.asarray(times)
+        rel = f / phi[cost]
+        ax.plot(t, rel, lw=0.9, color="k")
+        ax.fill_between(t, 1, rel, where=rel > 1, color="tab:red", alpha=0.6, lw=0)
+        ax.axhline(1.0, color="tab:red", lw=0.8, ls="--")
+        ax.set_ylabel(f"{str(cost).upper()}\nA / phi")
+    axes[-1].set_xlabel(f"time (s); shaded: {span_label}; red: frames above phi_rho")
+    return fig
+
+
+def plot_rare_normal(example: Mapping, axes=None):
+    """Where each detector fires on a normal clip with the rare-normal process (:func:`plot_frame_scores`).
+
+    Parameters
+    ----------
+    example : mapping
+        The sound experiment's example clip (``SoundResult.example``,
+        :func:`adskit.experiments.sound_data.keep_example`): ``spec`` (T, n_mels), ``frames`` and ``phi`` per
+        cost, ``rare`` segments (seconds), ``fcfg`` (a FeatureConfig or its dict), ``clip``, ``machine``,
+        ``model``.
+    axes : sequence of matplotlib Axes, optional
+        1 + number of costs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: the log-mel spectrogram; below: each cost's frame scores divided by its phi_rho.
+    """
+    fcfg = example["fcfg"]
+    fcfg = FeatureConfig(**fcfg) if isinstance(fcfg, Mapping) else fcfg
+    spec = np.asarray(example["spec"])
+    n_vec = np.asarray(next(iter(example["frames"].values()))).size
+    return plot_frame_scores(
+        spec,
+        example["frames"],
+        example["phi"],
+        frame_times(n_vec, fcfg),
+        spec.shape[0] * fcfg.hop_length / fcfg.sr,
+        spans=example["rare"],
+        title=f"{example['clip']} ({example['machine']}, {example['model']}): normal, with the rare process",
+        axes=axes,
+    )
 
 
 _VERDICT_COLOURS = {"reproduced": "tab:green", "reversed": "tab:red", "no difference detected": "0.45"}

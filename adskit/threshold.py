@@ -1,4 +1,4 @@
-"""Decision thresholds fitted on cached anomaly scores, and frame / clip decision rules.
+"""Decision thresholds fitted on cached anomaly scores.
 
 Every score here is an anomaly score A(x) or L(f): **higher = more anomalous**. Every rule is
 ``anomalous = score > threshold_`` (EUSIPCO 2017 eq 5; WASPAA 2019 eq 4), so ``predict`` returns True for
@@ -12,26 +12,53 @@ cached scores, nothing retrains.
   no rate promised.
 * :class:`MaxMeanPRFThreshold` - the threshold maximising mean(precision, recall, F1) on labelled scores, the
   EUSIPCO 2017 Table I reporting rule: an oracle chosen on the test set, for reporting only.
+
+Frame and clip rules (a clip score from its frames, ``score > threshold`` per frame or clip) live one layer up,
+in :mod:`adskit.scores` (:func:`~adskit.scores.clip_scores`, :func:`~adskit.scores.clip_decisions`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from .detectors.base import np_threshold
-
 __all__ = [
     "GammaThreshold",
     "MaxMeanPRFThreshold",
     "NeymanPearsonThreshold",
-    "clip_decisions",
-    "clip_scores",
-    "frame_decisions",
+    "phi_rho",
 ]
+
+
+def phi_rho(scores: np.ndarray, rho: float) -> float:
+    """phi_rho: the floor(rho K)-th largest of K scores (1-based; the largest if floor(rho K) = 0).
+
+    The Neyman-Pearson threshold of EUSIPCO 2017 (after eq 14); the training false-positive rate of the rule
+    ``score > phi_rho`` is then at most rho. No validation: :class:`NeymanPearsonThreshold` is the checked,
+    fitted form, and the detectors call this on their own training scores.
+
+    Parameters
+    ----------
+    scores : array-like [shape=(K,)], K >= 1
+        Anomaly scores (higher = more anomalous).
+    rho : float
+        Target false-positive rate in (0, 1).
+
+    Returns
+    -------
+    float
+        The threshold, on the scale of ``scores``.
+
+    Examples
+    --------
+    >>> phi_rho(np.arange(20.0), 0.1)  # floor(0.1 * 20) = 2: the 2nd largest
+    18.0
+    """
+    s = np.sort(np.asarray(scores, dtype=np.float64).ravel())[::-1]
+    k = max(int(np.floor(rho * s.size)), 1)
+    return float(s[k - 1])
 
 
 def _scores(scores: Any, name: str = "scores") -> np.ndarray:
@@ -101,8 +128,7 @@ class NeymanPearsonThreshold(_Threshold):
 
     With the rule ``anomalous = score > phi_rho`` at most floor(rho K) - 1 training scores exceed phi_rho
     (fewer with ties), so the training false-positive rate is < rho. If floor(rho K) = 0 (K < 1/rho) the
-    largest score is taken and the training FPR is 0 <= rho. Same rule as
-    :func:`adskit.detectors.base.np_threshold`, which this calls.
+    largest score is taken and the training FPR is 0 <= rho. Same rule as :func:`phi_rho`, which this calls.
 
     Relation to quantiles: with k = max(floor(rho K), 1), phi_rho = ``np.quantile(scores, 1 - (k - 0.5) / K,
     method="inverted_cdf")`` exactly (the half keeps q between two jumps of the empirical CDF, so rounding
@@ -158,6 +184,12 @@ class NeymanPearsonThreshold(_Threshold):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``rho`` is not in (0, 1), the scores are not a non-empty finite 1-D array, ``y`` is not 0/1 with
+            one label per score, or ``y`` leaves no normal score.
         """
         rho = self._rho()
         s = _scores(scores)
@@ -165,24 +197,44 @@ class NeymanPearsonThreshold(_Threshold):
             s = s[~_labels(y, s.size)]
             if s.size == 0:
                 raise ValueError("y: no normal (y == 0) scores to fit on")
-        self.threshold_ = np_threshold(s, rho)
+        self.threshold_ = phi_rho(s, rho)
         self.train_fpr_ = float(np.mean(s > self.threshold_))
         self.n_fit_ = int(s.size)
         return self
 
-    def check(self, held_out_normal_scores: Any, alpha: float = 0.05) -> dict:
-        """Realised false-positive rate on held-out normal scores, with a Clopper-Pearson interval.
+    def check(
+        self,
+        held_out_normal_scores: Any,
+        alpha: float = 0.05,
+        groups: Any = None,
+        *,
+        n_boot: int = 2000,
+        random_state: Any = None,
+    ) -> dict:
+        """Realised false-positive rate on held-out normal scores, with confidence intervals.
 
         The kit's promise to analysts is that the false-alarm rate on new normal data stays near rho. This
         counts the held-out normal scores above ``threshold_`` and gives the exact binomial (Clopper-Pearson)
-        confidence interval of the true FPR at level 1 - alpha.
+        confidence interval of the true FPR at level 1 - alpha, which treats the scores as independent.
+
+        Scores that come in groups (the context vectors of one clip overlap, so they are dependent) need
+        ``groups``: the interval is then also computed by a bootstrap that resamples whole groups (``n_boot``
+        resamples of the group ids with replacement; the FPR of a resample is its false positives over its
+        scores; the interval is the alpha/2 and 1 - alpha/2 quantiles), and a group counts as one false alarm
+        if any of its scores exceeds ``threshold_`` (group-level FPR with its Clopper-Pearson interval).
 
         Parameters
         ----------
         held_out_normal_scores : array-like [shape=(n,)]
             Anomaly scores of normal data not used in :meth:`fit`.
         alpha : float
-            1 - confidence level of the interval, in (0, 1).
+            1 - confidence level of the intervals, in (0, 1).
+        groups : array-like [shape=(n,)], optional
+            Group (clip) id of each score; None: scores are independent, no bootstrap.
+        n_boot : int
+            Bootstrap resamples (with ``groups``).
+        random_state : int, sequence of int, np.random.Generator or None
+            Seed of the bootstrap (:func:`numpy.random.default_rng`).
 
         Returns
         -------
@@ -190,7 +242,18 @@ class NeymanPearsonThreshold(_Threshold):
             ``n``, ``n_false_positives``, ``fpr`` (realised, lower = fewer false alarms), ``rho``,
             ``ci_low``, ``ci_high``, ``alpha``, ``rho_in_ci`` (bool) and ``verdict``: ``"holds"`` (rho in
             the interval), ``"conservative"`` (whole interval below rho: fewer false alarms than promised) or
-            ``"violated"`` (whole interval above rho: more false alarms than promised).
+            ``"violated"`` (whole interval above rho: more false alarms than promised). With ``groups`` also
+            ``boot_low``, ``boot_high`` (group-bootstrap interval of the FPR), ``n_clips`` (groups),
+            ``n_clip_alarms`` (groups with a score above ``threshold_``), ``clip_fpr`` and its Clopper-Pearson
+            interval ``clip_ci_low``, ``clip_ci_high``.
+
+        Raises
+        ------
+        AttributeError
+            If the threshold is not fitted.
+        ValueError
+            If ``alpha`` is not in (0, 1), the scores are not a finite 1-D array, ``groups`` does not have
+            one id per score or ``n_boot`` is below 1.
         """
         if not hasattr(self, "threshold_"):
             raise AttributeError("NeymanPearsonThreshold is not fitted yet; call fit(scores) first")
@@ -198,12 +261,13 @@ class NeymanPearsonThreshold(_Threshold):
         if not 0.0 < a < 1.0:
             raise ValueError(f"alpha: expected a number in (0, 1), got {alpha!r}")
         s = _scores(held_out_normal_scores, "held_out_normal_scores")
-        k = int(np.sum(s > self.threshold_))
+        alarm = s > self.threshold_
+        k = int(np.sum(alarm))
         ci = stats.binomtest(k, s.size).proportion_ci(confidence_level=1.0 - a, method="exact")
         rho = self._rho()
         lo, hi = float(ci.low), float(ci.high)
         verdict = "holds" if lo <= rho <= hi else ("conservative" if hi < rho else "violated")
-        return {
+        out = {
             "n": int(s.size),
             "n_false_positives": k,
             "fpr": k / s.size,
@@ -214,6 +278,30 @@ class NeymanPearsonThreshold(_Threshold):
             "rho_in_ci": lo <= rho <= hi,
             "verdict": verdict,
         }
+        if groups is None:
+            return out
+        g = np.asarray(groups)
+        if g.shape != s.shape:
+            raise ValueError(f"groups: expected one id per score, shape {s.shape}, got {g.shape}")
+        if int(n_boot) < 1:
+            raise ValueError(f"n_boot: expected a positive integer, got {n_boot!r}")
+        ids = np.unique(g)
+        n_fp = np.array([alarm[g == c].sum() for c in ids])
+        n_s = np.array([(g == c).sum() for c in ids])
+        idx = np.random.default_rng(random_state).integers(0, ids.size, (int(n_boot), ids.size))
+        boot = n_fp[idx].sum(1) / n_s[idx].sum(1)
+        k_g = int((n_fp > 0).sum())
+        ci_g = stats.binomtest(k_g, ids.size).proportion_ci(confidence_level=1.0 - a, method="exact")
+        out.update(
+            boot_low=float(np.quantile(boot, a / 2)),
+            boot_high=float(np.quantile(boot, 1.0 - a / 2)),
+            n_clips=int(ids.size),
+            n_clip_alarms=k_g,
+            clip_fpr=k_g / ids.size,
+            clip_ci_low=float(ci_g.low),
+            clip_ci_high=float(ci_g.high),
+        )
+        return out
 
 
 class GammaThreshold(_Threshold):
@@ -258,7 +346,16 @@ class GammaThreshold(_Threshold):
         self.floc = floc
 
     def fit(self, scores: Any, y: Any = None) -> GammaThreshold:
-        """Fit the gamma distribution on normal scores (those with y == 0 if y is given). Returns self."""
+        """Fit the gamma distribution on normal scores (those with y == 0 if y is given). Returns self.
+
+        Raises
+        ------
+        TypeError
+            If ``percentile``, or ``floc`` when given, is neither a number nor a string (e.g. None).
+        ValueError
+            If ``percentile`` is not in (0, 1), the scores are not a non-empty finite 1-D array, ``y`` is not
+            0/1 with one label per score, fewer than two distinct normal scores remain, or a score is <= ``floc``.
+        """
         p = float(self.percentile)
         if not 0.0 < p < 1.0:
             raise ValueError(f"percentile: expected a number in (0, 1), got {self.percentile!r}")
@@ -328,6 +425,12 @@ class MaxMeanPRFThreshold(_Threshold):
             Anomaly scores, higher = more anomalous.
         y : array-like [shape=(n,)]
             Labels, at least one of each class.
+
+        Raises
+        ------
+        ValueError
+            If ``criterion`` is not ``"mean_prf"`` or ``"f1"``, ``y`` is None, the scores are not a non-empty
+            finite 1-D array, ``y`` is not 0/1 with one label per score, or ``y`` lacks either class.
         """
         if self.criterion not in ("mean_prf", "f1"):
             raise ValueError(f"criterion: expected 'mean_prf' or 'f1', got {self.criterion!r}")
@@ -359,74 +462,3 @@ class MaxMeanPRFThreshold(_Threshold):
         self.best_score_ = float(crit[j])
         self.precision_, self.recall_, self.f1_ = float(precision[j]), float(recall[j]), float(f1[j])
         return self
-
-
-def frame_decisions(frame_scores: Any, threshold: Any) -> np.ndarray:
-    """Frame-wise rule H(A(x_t), phi) of WASPAA 2019 eq 4: True (anomalous) where score > threshold.
-
-    Parameters
-    ----------
-    frame_scores : array-like [shape=(T,)]
-        Anomaly scores per frame, higher = more anomalous.
-    threshold : float or fitted threshold object (anything with ``threshold_``)
-
-    Returns
-    -------
-    np.ndarray [shape=(T,), dtype=bool]
-
-    Examples
-    --------
-    >>> frame_decisions([0.1, 2.0, 0.3], 1.0)
-    array([False,  True, False])
-    """
-    return _scores(frame_scores, "frame_scores") > _threshold_value(threshold)
-
-
-def clip_scores(clips: Sequence[Any], aggregate: str = "max") -> np.ndarray:
-    """One anomaly score per clip from its frame scores (higher = more anomalous).
-
-    ``"max"`` is WASPAA 2019 eq 11, A(X) = max_t A(x_t): a clip is anomalous at phi exactly when one of
-    its frames is. ``"mean"`` averages the frames (the DCASE baselines' clip score).
-
-    Parameters
-    ----------
-    clips : sequence of array-like, each [shape=(T_i,)]
-        Frame scores of each clip (lengths may differ; none empty).
-    aggregate : {"max", "mean"}
-
-    Returns
-    -------
-    np.ndarray [shape=(n_clips,)]
-
-    Examples
-    --------
-    >>> clip_scores([[0.1, 2.0], [0.5]], "max")
-    array([2. , 0.5])
-    """
-    if aggregate not in ("max", "mean"):
-        raise ValueError(f"aggregate: expected 'max' or 'mean', got {aggregate!r}")
-    if len(clips) == 0:
-        raise ValueError("clips: is empty")
-    f = np.max if aggregate == "max" else np.mean
-    return np.array([f(_scores(c, f"clips[{i}]")) for i, c in enumerate(clips)], dtype=np.float64)
-
-
-def clip_decisions(clips: Sequence[Any], threshold: Any) -> np.ndarray:
-    """True (anomalous) for each clip with any frame score > threshold (WASPAA 2019 eqs 4 and 11).
-
-    Parameters
-    ----------
-    clips : sequence of array-like, each [shape=(T_i,)]
-        Frame anomaly scores of each clip, higher = more anomalous.
-    threshold : float or fitted threshold object
-
-    Returns
-    -------
-    np.ndarray [shape=(n_clips,), dtype=bool]
-
-    Examples
-    --------
-    >>> clip_decisions([[0.1, 2.0], [0.5, 0.2]], 1.0)
-    array([ True, False])
-    """
-    return clip_scores(clips, "max") > _threshold_value(threshold)

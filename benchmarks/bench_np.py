@@ -15,7 +15,7 @@ import statistics
 import numpy as np
 from run import Case, Result
 
-from adskit.detectors.np_vae import TIMED_PARTS, NPDetector
+from adskit.detectors.neyman_pearson import TIMED_PARTS, NPDetector
 
 
 @functools.lru_cache(maxsize=2)

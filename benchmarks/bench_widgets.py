@@ -26,7 +26,8 @@ TARGET_S = 0.100
 
 def _threshold_case(quick: bool) -> Result:
     from adskit.detectors import AEDetector
-    from adskit.widgets import demo_scoreset, threshold_explorer, threshold_state
+    from adskit.scores import demo_scoreset
+    from adskit.widgets import threshold_explorer, threshold_state
 
     ss = demo_scoreset(seed=0, n_frequent=40, n_rare=10, n_anomaly=30)  # 80 clips x 100 frames
     panel = threshold_explorer(ss, rho=0.05)

@@ -1,9 +1,9 @@
 """Shared command-line plumbing for the ``get_*.py`` scripts (one thin script per data set).
 
-Every script takes ``--data-dir`` (default ``$ADSKIT_DATA`` or ``~/.cache/adskit``), ``--allow-unverified``,
-``--list`` (print files, URLs, sizes and hashes without touching the network), ``--overwrite`` and
-``--no-progress``. Exit codes: 0 done, 2 download / verification refused or failed (the message says why
-and what to do).
+Every script takes ``--data-dir`` (default :func:`adskit.audio.paths.data_dir`: ``$ADSKIT_DATA``, else the
+user cache folder, ``~/.cache/adskit`` on Linux), ``--allow-unverified``, ``--list`` (print files, URLs,
+sizes and hashes without touching the network), ``--overwrite`` and ``--no-progress``. Exit codes: 0 done,
+2 download / verification refused or failed (the message says why and what to do).
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def build_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         default=None,
-        help=f"root folder for data (default: ${dl.DATA_ENV} or ~/.cache/adskit); files go to <root>/{name}/",
+        help=(
+            f"root folder for data (default: ${dl.DATA_ENV}, else the user cache folder, now {dl.data_dir()}); "
+            f"files go to <root>/{name}/"
+        ),
     )
     parser.add_argument(
         "--allow-unverified",

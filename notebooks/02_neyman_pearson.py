@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from adskit.detectors.np_vae import sample_anomalous_features, train_np_score
+from adskit.detectors.np_algorithm import sample_anomalous_features, train_np_score
 from adskit.experiments.neyman_pearson import NPConfig, plot_np_roc, run_neyman_pearson
 from adskit.gmm import GaussianMixture
 from adskit.threshold import NeymanPearsonThreshold

@@ -33,25 +33,17 @@
 # %% tags=["parameters"]
 FAST = True  # tiny data and short training (about a minute on 2 CPU cores); False: the lecture-sized run
 SEED = 0
-DATA_DIR = None  # None: the synthetic default; or a folder with train/*.wav (normal) and test/*.wav
+DATA_DIR = None  # None: the synthetic default; or a folder with train/ (normal clips) and test/ (see section 2)
 
 # %%
-import dataclasses
-import hashlib
-import json
-from pathlib import Path
-
-import numpy as np
 import torch
 from IPython.display import display
 
 from adskit import seed_everything
-from adskit.audio import FeatureConfig, LogMel, frame_times, list_audio_files, load_audio, make_dataset, stack_context
-from adskit.audio.synth import SOMETHING_ELSE_KINDS, default_data_dir, generate_something_else
-from adskit.detectors import AEDetector
+from adskit.experiments.thresholds import build_scoreset, training_vectors
 from adskit.experiments.verification import make_ring_data
 from adskit.threshold import NeymanPearsonThreshold
-from adskit.widgets import ScoreSet, bandwidth_explorer, scores_from_detectors, threshold_explorer
+from adskit.widgets import bandwidth_explorer, threshold_explorer
 
 seed_everything(SEED)
 torch.set_num_threads(1)  # these networks are small: one thread is faster than two competing ones
@@ -70,106 +62,33 @@ bw_ring = bandwidth_explorer(ring, h=0.2)
 display(bw_ring)
 
 # %% [markdown]
-# ## 2 · Clips: the synthetic default or your recordings
+# ## 2 · Clips, and three detectors trained on them (once: then cached)
 #
-# *Synthetic default*: one machine ("fan") from `adskit.audio.synth`; about 12 % of the normal clips hold the
-# rare warm-up process (the manifest records its segment), test anomalies are knocks, rubs, whines and
-# speed changes. *Your recordings*: `DATA_DIR/train/*.wav` are normal; in `DATA_DIR/test/`, files whose name
-# starts with `anomaly` are anomalous, names containing `rare` are tagged rare-normal, the rest frequent-normal.
-# SNP and BU also need "something else" sounds as stand-in anomalies: the synthetic generator's bursts,
-# clicks, chirps and tones.
+# `adskit.experiments.thresholds.build_scoreset` does the data work of this lecture; its docstring lists the
+# steps, in short:
+#
+# * **Clips.** *Synthetic default*: one machine ("fan") from `adskit.audio.synth`; about 12 % of the normal
+#   clips hold the rare warm-up process (the manifest records its segment), test anomalies are knocks, rubs,
+#   whines and speed changes. *Your recordings*: `DATA_DIR/train/` holds normal clips; in `DATA_DIR/test/`,
+#   files whose name starts with `anomaly` are anomalous, names containing `rare` are tagged rare-normal, the
+#   rest frequent-normal (WAV, FLAC, OGG...). SNP and BU also need "something else" sounds as stand-in
+#   anomalies: the synthetic generator's bursts, clicks, chirps and tones.
+# * **Features.** Log-mel context vectors (64 mel bands, 5 frames).
+# * **Hold-out.** One quarter of the normal training clips is held out: the Neyman-Pearson threshold φ_ρ is
+#   fitted on their scores, not on the clips the networks saw (those score too low, and a threshold fitted on
+#   them would raise more false alarms than promised).
+# * **Training and scores.** One autoencoder per cost (RE, SNP, BU) on the other training clips; every test
+#   clip and every held-out clip is scored by each.
+# * **Cache.** Scores and detectors land in a cache folder named after the data, the settings and the adskit
+#   version; the next run of the notebook loads them in a second.
 
 # %%
-if DATA_DIR is None:
-    size = (
-        dict(n_train=24, n_test_normal=24, n_test_anomaly=12, duration=4.0, n_something_else=16)
-        if FAST
-        else dict(n_train=120, n_test_normal=48, n_test_anomaly=24, duration=10.0, n_something_else=80)
-    )
-    data_root = default_data_dir() / f"notebook04-{'fast' if FAST else 'full'}-s{SEED}"
-    manifest = make_dataset(data_root, machines=("fan",), n_anomaly_sources=0, seed=SEED, progress=False, **size)
-    records = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    train_recs = [r | {"file": data_root / r["path"]} for r in records if r["split"] == "train"]
-    test_recs = [r | {"file": data_root / r["path"]} for r in records if r["split"] == "test"]
-    else_files = [data_root / r["path"] for r in records if r["split"] == "something_else"]
-    for r in test_recs:
-        r["process"] = "anomaly" if r["label"] == "anomaly" else ("rare" if r["rare"] else "frequent")
-        r["segments"] = {"rare": r["processes"]["rare"], "anomaly": r["processes"]["anomaly"]}
-    cache_key = f"synthetic-{'fast' if FAST else 'full'}-s{SEED}"
-else:
-    folder = Path(DATA_DIR).expanduser()
-    train_recs = [{"file": f} for f in list_audio_files(folder / "train")]
-    test_recs = []
-    for f in list_audio_files(folder / "test"):
-        process = "anomaly" if f.name.startswith("anomaly") else ("rare" if "rare" in f.name else "frequent")
-        test_recs.append({"file": f, "process": process, "segments": {}})
-    else_files = None
-    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-    cache_key = f"{folder.name}-{digest}-{'fast' if FAST else 'full'}-s{SEED}"
-print(f"{len(train_recs)} normal training clips, {len(test_recs)} test clips:",
-      {p: sum(r["process"] == p for r in test_recs) for p in ("frequent", "rare", "anomaly")})  # fmt: skip
+scoreset, detectors = build_scoreset(DATA_DIR, fast=FAST, seed=SEED)
+print(f"{scoreset.n_clips} test clips:", {p: scoreset.process.count(p) for p in ("frequent", "rare", "anomaly")},
+      f"| φ_ρ is fitted on {len(scoreset.train_scores['RE'])} held-out normal clips")  # fmt: skip
 
 # %% [markdown]
-# ## 3 · Train RE, SNP and BU (or load the cached scores)
-#
-# Features: log-mel context vectors (64 mel bands, 5 frames). One quarter of the normal training clips is held
-# out: the Neyman-Pearson threshold φ_ρ is fitted on their scores, not on the clips the networks saw (those
-# score too low, and a threshold fitted on them would raise more false alarms than promised). The scores land
-# in a cache folder; the next run of the notebook loads them in a second.
-
-# %%
-cache = default_data_dir() / "results" / "notebook04" / cache_key
-cfg = dataclasses.replace(FeatureConfig.preset("dcase2020"), n_mels=64)
-logmel = LogMel(cfg, device="cpu")
-
-
-def clip_vectors(path):
-    y, _ = load_audio(path, sr=cfg.sr)
-    with torch.inference_mode():
-        return stack_context(logmel(y).numpy(), cfg.frames)
-
-
-detectors = None
-if ScoreSet.exists(cache):
-    scoreset = ScoreSet.load(cache)
-    print(f"loaded cached scores from {cache}")
-else:
-    rng = np.random.default_rng(SEED)
-    order = rng.permutation(len(train_recs))
-    n_hold = max(len(train_recs) // 4, 2)
-    fit_clips = [clip_vectors(train_recs[i]["file"]) for i in order[n_hold:]]
-    held_clips = [clip_vectors(train_recs[i]["file"]) for i in order[:n_hold]]
-    if else_files is not None:
-        X_else = np.concatenate([clip_vectors(f) for f in else_files])
-    else:  # the synthetic generator's "something else" sounds, at the recordings' rate
-        waves = [generate_something_else(SOMETHING_ELSE_KINDS[i % 4], rng, cfg.sr) for i in range(40)]
-        with torch.inference_mode():
-            X_else = np.concatenate([stack_context(logmel(w).numpy(), cfg.frames) for w in waves])
-    X_fit = np.concatenate(fit_clips)
-    net = dict(hidden=(64, 64), latent_dim=8, n_updates=300, batch_size=256) if FAST else dict(n_updates=3000)
-    detectors = {}
-    for cost in ("re", "snp", "bu"):
-        det = AEDetector(cost=cost, random_state=SEED, device="cpu", **net)
-        detectors[cost.upper()] = det.fit(X_fit, X_anomalous=None if cost == "re" else X_else)
-        print(f"trained {cost.upper()}: {det.n_updates_} updates")
-    test_clips = [clip_vectors(r["file"]) for r in test_recs]
-    scoreset = scores_from_detectors(
-        detectors,
-        test_clips,
-        labels=[int(r["process"] == "anomaly") for r in test_recs],
-        process=[r["process"] for r in test_recs],
-        train_clips=held_clips,
-        names=[Path(r["file"]).name for r in test_recs],
-        times=[frame_times(len(c), cfg) for c in test_clips],
-        audio=[str(r["file"]) for r in test_recs],
-        segments=[r["segments"] for r in test_recs],
-        info={"kind": "trained", "title": f"AEs trained on {cache_key}", "features": cfg.to_dict()},
-    )
-    scoreset.save(cache)
-    print(f"scores cached in {cache}")
-
-# %% [markdown]
-# ## 4 · The threshold explorer
+# ## 3 · The threshold explorer
 #
 # The table counts clips (a clip is anomalous when one of its frames is: the maximum rule). The plot shows the
 # selected clip's frame scores per method, with the frames above φ dotted and the rare-normal segment shaded
@@ -183,7 +102,7 @@ panel = threshold_explorer(scoreset, rho=0.1)
 display(panel)
 
 # %% [markdown]
-# ## 5 · Does the false-alarm promise hold on new normal clips?
+# ## 4 · Does the false-alarm promise hold on new normal clips?
 #
 # φ_ρ was fitted on held-out normal clips; `NeymanPearsonThreshold.check` counts the normal *test* clips above
 # it and gives a Clopper-Pearson interval for the true false-alarm rate.
@@ -197,18 +116,14 @@ for m in scoreset.methods:
           f"(95% CI {c['ci_low']:.2f}-{c['ci_high']:.2f}): {c['verdict']}")  # fmt: skip
 
 # %% [markdown]
-# ## 6 · The analyst's bandwidth check on real feature vectors
+# ## 5 · The analyst's bandwidth check on real feature vectors
 #
-# The BU detector chose *h* by the median heuristic on standardised vectors. Here is one training batch of
-# log-mel context vectors (drawn on their first two principal components) at that bandwidth: is the Gram
-# matrix neither the identity nor all ones?
+# The BU detector chose *h* by the median heuristic on standardised vectors. Here are 300 of the log-mel
+# context vectors it was trained on (drawn on their first two principal components) at that bandwidth: is the
+# Gram matrix neither the identity nor all ones?
 
 # %%
-if detectors is not None:
-    batch = X_fit[np.random.default_rng(SEED).choice(len(X_fit), 300, replace=False)]
-    bu = detectors["BU"]
-    bw_feat = bandwidth_explorer(batch, h=bu.h_, eps=bu.eps, standardize=(bu.mean_, bu.scale_))
-else:  # scores came from the cache: look at the held-out clips' vectors instead
-    vecs = np.concatenate([clip_vectors(r["file"]) for r in train_recs[:4]])
-    bw_feat = bandwidth_explorer(vecs, standardize=(vecs.mean(0), vecs.std(0)), max_points=300)
+bu = detectors["BU"]
+batch = training_vectors(DATA_DIR, fast=FAST, seed=SEED, n=300)
+bw_feat = bandwidth_explorer(batch, h=bu.h_, eps=bu.eps, standardize=(bu.mean_, bu.scale_))
 display(bw_feat)

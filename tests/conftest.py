@@ -22,3 +22,15 @@ def pytest_collection_modifyitems(config, items):
 def synthetic_data_dir(tmp_path_factory):
     """A data folder for the session (ADSKIT_DATA), so tests never write into the user's cache."""
     return tmp_path_factory.mktemp("adskit-data")
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: small networks run faster so, and two threads on a busy 2-core machine
+    spin-wait (10-100x slower). Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

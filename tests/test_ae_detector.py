@@ -1,24 +1,22 @@
-"""AEDetector: the scikit-learn contract, training from memory and from streams, presets, clip scores, floors."""
+"""AEDetector: the scikit-learn contract, training from memory and from streams, presets, thresholds, floors."""
+
+import dataclasses
 
 import numpy as np
 import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from adskit.audio.features import stack_context
+from adskit.audio.datasets import FeatureCache, FrameSampler
+from adskit.audio.features import FeatureConfig
+from adskit.audio.io import save_audio
 from adskit.detectors import AEDetector
 from adskit.detectors.ae import AE_PRESETS, lr_schedule
+from adskit.detectors.presets import FEATURE_PRESETS, feature_config_dict
 from adskit.metrics import auc
+from adskit.scores import score_clips
+from adskit.threshold import phi_rho
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one thread is faster, and two threads on a busy 2-core machine spin-wait (10-100x).
-    The seed checks in the docstrings below were run with one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = {"hidden": (8,), "latent_dim": 2, "n_updates": 5, "batch_size": 16, "device": "cpu"}
@@ -105,26 +103,6 @@ def test_bu_weighted_term_alone_lowers_the_rare_cluster():
     assert np.median(quotients) < 0.5, quotients
 
 
-def test_score_clips_max_and_mean_match_a_manual_computation():
-    rng = np.random.default_rng(0)
-    F, frames = 4, 3
-    X = rng.normal(size=(300, F * frames))
-    det = AEDetector("re", **TINY).fit(X)
-    specs = [rng.normal(size=(T, F)) for T in (5, 9, 3)]
-    manual = [det.anomaly_score(stack_context(S, frames)) for S in specs]
-    s_max, per_frame = det.score_clips(specs, "max", return_frames=True)
-    np.testing.assert_allclose(s_max, [m.max() for m in manual])
-    np.testing.assert_allclose(det.score_clips(specs, "mean"), [m.mean() for m in manual])
-    for a, b in zip(per_frame, manual, strict=True):
-        np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match=r"spectrograms\[0\].*5 features per frame"):
-        det.score_clips([rng.normal(size=(6, 5))])
-    with pytest.raises(ValueError, match=r"spectrograms\[0\].*fewer than the 3-frame"):
-        det.score_clips([rng.normal(size=(2, F))])
-    with pytest.raises(ValueError, match="aggregate"):
-        det.score_clips(specs, "median")
-
-
 def test_fit_batches_callable_iterable_and_sampler_agree_on_shapes_and_are_seeded():
     rng = np.random.default_rng(0)
     X, Xa = rng.normal(size=(500, 6)).astype(np.float32), (3 + rng.normal(size=(100, 6))).astype(np.float32)
@@ -146,8 +124,11 @@ def test_fit_batches_callable_iterable_and_sampler_agree_on_shapes_and_are_seede
         def batch(self, step):
             return {"X": X[step * 10 : step * 10 + 40], "X_anomalous": Xa[:8]}
 
-    c = AEDetector("bu", n_epochs=4, **kw).fit_sampler(Sampler())
+    c = AEDetector("bu", n_epochs=4, **kw).fit_batches(Sampler())  # the sampler's statistics and epoch length
     assert c.n_updates_ == 12 and np.allclose(c.mean_, X.mean(0))
+    old = AEDetector("bu", n_epochs=4, **kw).fit_sampler(Sampler())  # the old name of the same
+    np.testing.assert_array_equal(old.anomaly_score(X), c.anomaly_score(X))
+    assert old.threshold_ == c.threshold_
     d = AEDetector("re", **kw).fit_batches(iter([X[:50]] * 6), n_updates=6, n_stat_batches=2)
     assert d.n_updates_ == 6 and np.isfinite(d.history_["loss"]).all()
     with pytest.raises(ValueError, match="iterable ended after 3"):
@@ -157,10 +138,6 @@ def test_fit_batches_callable_iterable_and_sampler_agree_on_shapes_and_are_seede
 
 
 def test_fit_sampler_streams_from_the_feature_cache(tmp_path):
-    from adskit.audio.datasets import FeatureCache, FrameSampler
-    from adskit.audio.features import FeatureConfig
-    from adskit.audio.io import save_audio
-
     rng = np.random.default_rng(0)
     paths = [save_audio(tmp_path / f"normal_{i}.wav", 0.1 * rng.standard_normal(16000), 16000) for i in range(3)]
     cache = FeatureCache(tmp_path / "cache", FeatureConfig.preset("dcase2020"), device="cpu")
@@ -168,7 +145,7 @@ def test_fit_sampler_streams_from_the_feature_cache(tmp_path):
     sampler = FrameSampler(cache, paths, batch_size=32, random_state=0)
     det = AEDetector.preset("dcase2020", cost="re", n_updates=4, device="cpu").fit_sampler(sampler)
     assert det.n_features_in_ == 640 and det.feature_config_["n_mels"] == 128
-    assert det.score_clips([cache.get(p) for p in paths]).shape == (3,)
+    assert score_clips(det, [cache.get(p) for p in paths]).shape == (3,)
 
 
 def test_presets_and_lr_schedule():
@@ -182,6 +159,13 @@ def test_presets_and_lr_schedule():
     assert dc.batchnorm and dc.optimizer == "adam" and dc.final_factor == 1.0 and dc.hidden == (128,) * 4
     with pytest.raises(ValueError, match="name"):
         AEDetector.preset("fcn32")
+    # the presets' feature configurations are plain dicts, equal to what the audio front end makes
+    for name, fc in FEATURE_PRESETS.items():
+        assert fc == FeatureConfig.preset(name).to_dict() == feature_config_dict(name)
+    assert big.feature_config == dataclasses.replace(FeatureConfig.preset("paper"), n_mels=64).to_dict()
+    assert feature_config_dict(FeatureConfig.preset("np2017")) == FEATURE_PRESETS["np2017"]
+    with pytest.raises(ValueError, match="feature_config"):
+        AEDetector(feature_config="paper2019", **TINY).fit(np.eye(4))
     assert lr_schedule(0, 200) == 1.0 and lr_schedule(99, 200) == 1.0
     assert lr_schedule(199, 200) == pytest.approx(0.01, abs=0.01) and lr_schedule(150, 200) < 1.0
     det = AEDetector("re", hidden=(4,), latent_dim=2, n_updates=20, batch_size=8, device="cpu")
@@ -230,3 +214,42 @@ def test_snp_needs_anomalies_and_features_must_match():
     det = AEDetector("re", **TINY).fit(X)
     with pytest.raises(ValueError, match="X has 2 features, but AEDetector is expecting 3"):
         det.anomaly_score(X[:, :2])
+
+
+def test_threshold_is_phi_rho_of_the_training_scores():
+    """The offset set from the standardised training rows on the device equals phi_rho of anomaly_score(X)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4)) * [1.0, 10.0, 0.1, 1.0]
+    for det in (
+        AEDetector("re", rho=0.1, **TINY).fit(X),
+        AEDetector("bu", standardize_input=False, **TINY).fit(X, X_anomalous=X[:20] + 5),
+    ):
+        assert det.threshold_ == phi_rho(det.anomaly_score(X), det.rho) == -det.offset_
+    stream = AEDetector("re", **TINY).fit_batches(lambda s: X[s * 40 : s * 40 + 40], 5, n_stat_batches=2)
+    assert stream.threshold_ == phi_rho(stream.anomaly_score(X[:80]), 0.05)
+    cal = AEDetector("re", **TINY).fit_batches(lambda s: X[s * 40 : s * 40 + 40], 5, calibration=X[200:])
+    assert cal.threshold_ == phi_rho(cal.anomaly_score(X[200:]), 0.05)
+    with pytest.raises(ValueError, match="calibration: has 3 features"):
+        AEDetector("re", **TINY).fit_batches(lambda s: X[:40], 5, calibration=X[:, :3])
+
+
+def test_validation_uses_scikit_learn_messages_and_streams_are_checked():
+    with pytest.raises(ValueError, match="minimum of 2 is required by AEDetector"):
+        AEDetector("re", **TINY).fit(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        AEDetector("re", **TINY).fit(np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]))
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(ValueError, match="batches: expected an object with batch"):
+        AEDetector("re", **TINY).fit_batches(42, 3)
+    with pytest.raises(ValueError, match=r"batches\[0\] X: contains NaN"):
+        AEDetector("re", **TINY).fit_batches(lambda s: np.full((8, 3), np.nan), 3)
+    with pytest.raises(ValueError, match=r"batches\[3\] X: has 2 features, batch 0 has 3"):
+        AEDetector("re", **TINY).fit_batches(lambda s: X[:20] if s < 3 else X[:20, :2], 5, n_stat_batches=1)
+    with pytest.raises(ValueError, match="n_updates"):
+        AEDetector("re", **TINY | {"n_updates": None}).fit_batches(lambda s: X[:20])
+    with pytest.raises(ValueError, match="scaler: mean/std have 2/2 entries"):
+        AEDetector("re", **TINY).fit_batches(lambda s: X[:20], 3, scaler=(np.zeros(2), np.ones(2)))
+    with pytest.raises(FloatingPointError, match="diverged"):
+        AEDetector("re", **TINY).fit_batches(
+            lambda s: X[:20] if s < 1 else np.full((20, 3), np.inf), 3, n_stat_batches=1
+        )

@@ -11,6 +11,8 @@ import torch
 from adskit.detectors import AEDetector
 from adskit.detectors.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = {"hidden": (16,), "latent_dim": 2, "batch_size": 32, "device": "cpu"}
 
 
@@ -51,14 +53,15 @@ def _batches(fail_at=None):
     return get
 
 
-@pytest.mark.parametrize("cost", ["re", "snp", "bu"])
-def test_resume_gives_the_uninterrupted_result(tmp_path, cost):
-    straight = AEDetector(cost, **SMALL).fit_batches(_batches(), 24)
+@pytest.mark.parametrize("cost,standardize", [("re", True), ("snp", True), ("bu", True), ("bu", False)])
+def test_resume_gives_the_uninterrupted_result(tmp_path, cost, standardize):
+    kw = SMALL | {"standardize_input": standardize}  # bu without: the KDE standardises its input itself
+    straight = AEDetector(cost, **kw).fit_batches(_batches(), 24)
     path = tmp_path / "run.pt"
     with pytest.raises(_Stop):
-        AEDetector(cost, **SMALL).fit_batches(_batches(fail_at=17), 24, checkpoint=path, checkpoint_every=8)
+        AEDetector(cost, **kw).fit_batches(_batches(fail_at=17), 24, checkpoint=path, checkpoint_every=8)
     assert load_checkpoint(path).state["step"] == 16
-    resumed = AEDetector(cost, **SMALL).fit_batches(_batches(), 24, checkpoint=path, checkpoint_every=8, resume=True)
+    resumed = AEDetector(cost, **kw).fit_batches(_batches(), 24, checkpoint=path, checkpoint_every=8, resume=True)
     for k, v in straight.model_.state_dict().items():
         assert torch.equal(v, resumed.model_.state_dict()[k]), k
     np.testing.assert_array_equal(straight.history_["loss"], resumed.history_["loss"])
@@ -140,3 +143,44 @@ def test_checkpoint_is_plain_tensors_and_json(tmp_path):
     path = AEDetector("re", n_updates=3, **SMALL).fit(X).save(tmp_path / "ae.pt")
     payload = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
     assert payload["format"] == "adskit-checkpoint" and isinstance(payload["meta_json"], str)
+
+
+def test_loads_the_format_1_layout_written_before_the_checkpoint_code_moved(tmp_path):
+    """The AEDetector layout of format 1, written out key by key: files saved by earlier versions still load,
+    and a save today writes the same keys."""
+    X, Xa = _data()
+    det = AEDetector("bu", n_updates=6, standardize_input=False, feature_config="dcase2020", **SMALL)
+    det.fit(X, X_anomalous=Xa)
+    config = det.get_params() | {"hidden": [16], "feature_config": det.feature_config_}
+    state = {
+        "step": 6,
+        "n_updates": 6,
+        "n_features_in": 6,
+        "h": det.h_,
+        "ema_max": det._ema_max,
+        "frames_seen": det.frames_seen_,
+        "fit_seconds": 0.5,
+        "threshold": det.threshold_,
+        "offset": det.offset_,
+    }
+    tensors = {f"history/{k}": torch.as_tensor(v) for k, v in det.history_.items()}
+    tensors["kde/mean"] = torch.as_tensor(np.asarray(det._kde_std[0], dtype=np.float64))
+    tensors["kde/std"] = torch.as_tensor(np.asarray(det._kde_std[1], dtype=np.float64))
+    path = save_checkpoint(
+        tmp_path / "v1.pt",
+        kind="AEDetector",
+        config=config,
+        feature_config=det.feature_config_,
+        state=state,
+        state_dict=det.model_.state_dict(),
+        scaler={"mean": torch.as_tensor(det.mean_), "scale": torch.as_tensor(det.scale_)},
+        tensors=tensors,
+    )
+    back = AEDetector.load(path, device="cpu")
+    np.testing.assert_array_equal(back.anomaly_score(X), det.anomaly_score(X))
+    assert back.threshold_ == det.threshold_ and back.h_ == det.h_ and back.C_ == det.C_
+    assert back.feature_config_ == det.feature_config_ and back.feature_config_["n_mels"] == 128
+    assert back.n_updates_ == 6 and back.frames_seen_ == det.frames_seen_ and back.fit_seconds_ == 0.5
+    np.testing.assert_array_equal(back._kde_std[1], det._kde_std[1])
+    now = load_checkpoint(det.save(tmp_path / "now.pt"))
+    assert set(now.state) == set(state) and set(now.tensors) == set(tensors) and now.config == config

@@ -1,4 +1,4 @@
-"""Tests of adskit.audio.datasets: labelling, the feature cache, frame sampling, the paper's mini-batches."""
+"""Tests of the data-set modules: labelling (clips), folders, the feature cache, the samplers (batches)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,13 @@ import os
 import numpy as np
 import pytest
 
-from adskit.audio.datasets import (
-    CacheReport,
-    FeatureCache,
-    FolderDataset,
-    FrameSampler,
-    PaperBatchBuilder,
-    dataset_stats,
-    dcase2020_dev,
-    iter_clip_vectors,
-    label_from_name,
-    mimii,
-    parse_clip,
-    synthetic,
-    toy_car,
-    toyadmos,
-)
+import adskit.audio.datasets as datasets_face
+from adskit.audio import batches, cache, clips, folders
+from adskit.audio.batches import FrameSampler, PaperBatchBuilder
+from adskit.audio.cache import CacheReport, FeatureCache, dataset_stats, iter_clip_vectors
+from adskit.audio.clips import label_from_name, parse_clip
 from adskit.audio.features import FeatureConfig, log_mel, n_frames, stack_context
+from adskit.audio.folders import FolderDataset, dcase2020_dev, mimii, synthetic, toy_car, toyadmos
 from adskit.audio.io import AudioFileError, load_audio, save_audio
 
 SR = 16000
@@ -42,6 +32,14 @@ def _tone(seconds: float, seed: int, sr: int = SR, channels: int = 1) -> np.ndar
 def _touch_wav(path, seconds=0.2, seed=0):
     save_audio(path, _tone(seconds, seed), SR)
     return path
+
+
+def test_datasets_face_re_exports_the_four_modules():
+    homes = (clips, folders, cache, batches)
+    for name in datasets_face.__all__:
+        obj = getattr(datasets_face, name)
+        assert any(getattr(m, name, None) is obj and name in m.__all__ for m in homes), name
+    assert sorted(n for m in homes for n in m.__all__ if n != "CACHE_VERSION") == sorted(datasets_face.__all__)
 
 
 # --------------------------------------------------------------------------------------------- labels
@@ -276,6 +274,19 @@ def test_cached_values_equal_fresh_logmel_and_are_memmaps(messy_folder, tmp_path
     np.testing.assert_array_equal(other.get(messy_folder / "mono16k.wav"), cache.get(messy_folder / "mono16k.wav"))
 
 
+def test_cache_entries_are_written_atomically_with_the_umask(tmp_path):
+    paths = [_touch_wav(tmp_path / f"a{i}.wav", 0.3, seed=i) for i in range(3)]
+    c = FeatureCache(tmp_path / "cache", CFG, device="cpu", batch_size=2)
+    c.build(paths, progress=False)
+    files = sorted(c.folder.iterdir())
+    assert [f.suffix for f in files] == [".npy"] * 3  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o666 & ~umask}  # as open() would make them
+    with pytest.raises(FileNotFoundError, match="absent.wav"):
+        c.get(tmp_path / "absent.wav")
+
+
 def test_cache_key_changes_with_config_and_file(tmp_path):
     path = _touch_wav(tmp_path / "a.wav", 0.3, seed=0)
     shared = tmp_path / "cache"
@@ -339,14 +350,39 @@ def test_frame_sampler_uniform_over_positions(cached):
 def test_standardised_batches_and_errors(cached):
     cache, paths = cached
     stats = dataset_stats(cache, paths)
-    X = FrameSampler(cache, paths, batch_size=4000, random_state=0, mean=stats.mean, std=stats.std).sample()
+    s = FrameSampler(cache, paths, batch_size=4000, random_state=0, mean=stats.mean, std=stats.std)
+    X = s.sample()
     assert np.all(np.abs(X.mean(axis=0)) < 0.2) and np.all(np.abs(X.std(axis=0) - 1) < 0.2)
+    # the protocol's batch is raw; standardising it with mean_ / scale_ gives what sample() gives
+    a = FrameSampler(cache, paths, batch_size=64, random_state=1, mean=stats.mean, std=stats.std)
+    b = FrameSampler(cache, paths, batch_size=64, random_state=1, mean=stats.mean, std=stats.std)
+    np.testing.assert_array_equal((a.batch(0) - a.mean_) / a.scale_, b.sample())
+    np.testing.assert_array_equal(a.mean_, stats.mean.astype(np.float32))
+    np.testing.assert_array_equal(a.scale_, stats.std.astype(np.float32))
+    # one statistic alone: the other is neutral; a constant dimension is only centred
+    c = FrameSampler(cache, paths, mean=stats.mean)
+    assert np.all(c.scale_ == 1) and c.mean_.dtype == c.scale_.dtype == np.float32
+    std0 = stats.std.copy()
+    std0[3] = 0.0
+    assert FrameSampler(cache, paths, std=std0).scale_[3] == 1 and np.all(stats.scale_ > 0)
     with pytest.raises(ValueError, match="batch_size"):
         FrameSampler(cache, paths, batch_size=0)
     with pytest.raises(ValueError, match="no context vector of 1000 frames"):
         FrameSampler(cache, paths, frames=1000)
     with pytest.raises(TypeError, match="endless"):
         len(FrameSampler(cache, paths))
+
+
+def test_frame_sampler_speaks_the_streaming_protocol(cached):
+    cache, paths = cached
+    s = FrameSampler(cache, paths, batch_size=32, random_state=5)
+    assert s.mean_ is None and s.scale_ is None
+    assert s.batches_per_epoch == -(-s.n_vectors_ // 32)
+    assert FrameSampler(cache, paths, n_batches=7).batches_per_epoch == 7
+    # batch(step) is the stream in draw order: the same numbers as iterating a sampler of the same seed
+    it = iter(FrameSampler(cache, paths, batch_size=32, random_state=5))
+    for step in range(3):
+        np.testing.assert_array_equal(s.batch(step), next(it))
 
 
 def test_streaming_stats_and_clip_vectors_match_oracle(cached):
@@ -360,6 +396,9 @@ def test_streaming_stats_and_clip_vectors_match_oracle(cached):
     assert stats.count == allX.shape[0]
     np.testing.assert_allclose(stats.mean, allX.mean(axis=0), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(stats.std, allX.std(axis=0), rtol=1e-9, atol=1e-10)
+    assert stats.mean_ is stats.mean and np.array_equal(stats.scale_, stats.std)  # usable as a scaler
+    with pytest.raises(ValueError, match="no context vector"):
+        dataset_stats(cache, paths, frames=1000)
 
 
 # --------------------------------------------------------------------------------- the paper's batches
@@ -402,14 +441,20 @@ def test_paper_batch_shapes_and_labels(paper_files):
     assert -20 <= info["anr_db"] <= -10 and abs(anr - info["anr_db"]) < 1e-3
 
 
-def test_paper_batch_next_and_determinism(paper_files):
-    Xn, Xa = _builder(paper_files).next()
+def test_paper_batch_protocol_and_determinism(paper_files):
+    b = _builder(paper_files)
+    Xn, Xa = b.batch(0)
     assert Xn.shape[1] == Xa.shape[1] == CFG.dim and Xa.shape[0] > 0 and Xn.shape[0] > Xa.shape[0]
+    assert b.mean_ is None and b.scale_ is None and b.batches_per_epoch == 3  # 9 segments, 4 per batch
     a, b = _builder(paper_files, random_state=4), _builder(paper_files, random_state=4)
-    for _ in range(2):
-        (an, aa), (bn, ba) = next(a), next(b)
+    c = _builder(paper_files, random_state=4)
+    for step in range(2):
+        (an, aa), (bn, ba) = next(a), b.batch(step)
+        X, lab, _ = c.next_with_info()
         np.testing.assert_array_equal(an, bn)
         np.testing.assert_array_equal(aa, ba)
+        np.testing.assert_array_equal(X[~lab], bn)
+        np.testing.assert_array_equal(X[lab], ba)
     c = _builder(paper_files, random_state=5)
     assert not np.array_equal(next(c)[0], next(_builder(paper_files, random_state=4))[0])
 
@@ -418,7 +463,7 @@ def test_paper_batch_defaults_resampling_and_errors(paper_files, tmp_path):
     normal, other = paper_files
     save_audio(tmp_path / "n44.wav", _tone(3.2, 7, sr=44100, channels=2), 44100)
     b = PaperBatchBuilder([*normal, tmp_path / "n44.wav"], other, CFG, device="cpu", random_state=0)
-    Xn, Xa = b.next()  # the paper's 10 x 3 s = 30 s
+    Xn, Xa = b.batch()  # the paper's 10 x 3 s = 30 s
     assert Xn.shape[0] + Xa.shape[0] == n_frames(30 * SR, CFG) - CFG.frames + 1 and Xa.shape[0] > 0
     with pytest.raises(ValueError, match="anr_range"):
         _builder(paper_files, anr_range=(-5, -10))

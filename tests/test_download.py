@@ -23,6 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
 import soundfile as sf
 
@@ -459,7 +460,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("--list must not touch the network")
 
-    monkeypatch.setattr(dl.pooch, "retrieve", refuse)
+    monkeypatch.setattr(pooch, "retrieve", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 

@@ -5,10 +5,22 @@ import json
 import numpy as np
 import pytest
 
+from adskit.audio.features import FeatureConfig
 from adskit.audio.io import save_audio
 from adskit.audio.synth import generate_anomaly_source, generate_clip, generate_something_else
 from adskit.cli import main
-from adskit.experiments.sound import SoundConfig, build_test_set, run_sound
+from adskit.experiments.sound import (
+    SoundConfig,
+    _detector,
+    build_test_set,
+    plot_auc_bars,
+    plot_rare_normal,
+    run_sound,
+    sound_figures,
+)
+from adskit.experiments.sound_data import load_example, save_example
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SR = 44100
 
@@ -82,10 +94,12 @@ def test_labelled_test_folder(tmp_path):
         device="cpu",
         save_models=False,
     )
-    res = run_sound(cfg, out_dir=tmp_path / "out", progress=False)
+    res = run_sound(cfg, progress=False)
     m = res.metrics["user"]["fcn40-small"]["bu"]["test"]
     assert m["n_normal"] == 3 and m["n_anomalous"] == 3 and np.isnan(m["frame_auc"])
     assert "| user | fcn40-small | BU |" in res.table_markdown()
+    fig = plot_auc_bars(res)  # a result, as notebook 03 passes it: one bar per cost
+    assert len(fig.axes[0].patches) == 2 and fig.axes[0].get_xticklabels()[0].get_text() == "test"
 
 
 def test_build_test_set_shares_draws_across_anrs(tmp_path):
@@ -122,8 +136,6 @@ def test_bad_config_names_the_field(kwargs, match):
 
 def test_quick_defaults_and_the_re_max_clip():
     """The quick defaults documented in SoundConfig (1500 updates, C = 1 x the RE maximum) reach the detectors."""
-    from adskit.experiments.sound import _detector
-
     cfg = SoundConfig.quick(device="cpu")
     assert cfg.detector == {"n_updates": 1500, "c_factor": 1.0, "rho": 0.01} and cfg.train_anr == (-20.0, -10.0)
     assert cfg.n_updates == 1500 and cfg.rho == 0.01 and SoundConfig(device="cpu") == cfg
@@ -131,6 +143,66 @@ def test_quick_defaults_and_the_re_max_clip():
     det = _detector(cfg, "fcn40-small", "snp", False, c_re=123.0)
     assert det.C == pytest.approx(123.0) and det.n_updates == 1500 and det.h_factor == 1.0 and det.lr == 1e-3
     assert _detector(SoundConfig.quick(c_factor=2.0), "fcn40-small", "bu", False, c_re=10.0).C == pytest.approx(20.0)
+
+
+def _metrics(costs=("re", "snp", "bu"), anrs=("-10", "-20")):
+    rng = np.random.default_rng(0)
+    keys = ("clip_auc", "clip_pauc", "frame_auc")
+    return {
+        "fan": {"fcn40-small": {c: {a: {k: float(rng.uniform(0.5, 1)) for k in keys} for a in anrs} for c in costs}}
+    }
+
+
+def _example(costs=("re", "bu")):
+    fcfg = FeatureConfig.preset("paper")
+    rng = np.random.default_rng(1)
+    spec = rng.normal(size=(60, fcfg.n_mels)).astype(np.float32)
+    n_vec = spec.shape[0] - fcfg.frames + 1
+    frames = {c: rng.uniform(0, 2, n_vec).astype(np.float32) for c in costs}
+    phi = {c: 1.0 + 0.1 * i for i, c in enumerate(costs)}
+    return dict(
+        clip="n.wav",
+        machine="fan",
+        model="fcn40-small",
+        rare=[(0.2, 0.4)],
+        spec=spec,
+        fcfg=fcfg,
+        frames=frames,
+        phi=phi,
+    )
+
+
+def test_figures_take_results_or_mappings():
+    """The figure functions draw from plain mappings: one bar per cost and ANR, one panel per cost."""
+    fig = plot_auc_bars(_metrics())
+    (ax,) = fig.axes
+    assert len(ax.patches) == 3 * 2 and ax.get_title() == "fan / fcn40-small"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["RE", "SNP", "BU"]
+    fig = plot_rare_normal(_example())
+    assert len(fig.axes) == 3 and fig.axes[1].get_ylabel().startswith("RE")
+    ex = {**_example(), "fcfg": FeatureConfig.preset("paper").to_dict()}  # as stored in run.json
+    assert len(plot_rare_normal(ex).axes) == 3
+
+
+def test_example_round_trip_through_run_folders(tmp_path):
+    """save_example (one per single-cost run) -> load_example joins the costs of the lowest seed -> the figure."""
+    full = _example(("re", "bu"))
+    results = []
+    for seed in (3, 1):
+        for cost in ("bu", "re"):
+            folder = tmp_path / f"{cost}{seed}"
+            folder.mkdir()
+            one = {**full, "frames": {cost: full["frames"][cost]}, "phi": {cost: full["phi"][cost]}}
+            stored = json.loads(json.dumps(save_example(one, folder)))
+            labels = {"machine": "fan", "model": "fcn40-small", "cost": cost.upper(), "seed": seed}
+            results.append({"labels": labels, "example": stored, "_folder": str(folder)})
+    ex = load_example(results, ["RE", "SNP", "BU"])
+    assert list(ex["frames"]) == ["re", "bu"] and ex["model"] == "fcn40-small, seed 1"
+    np.testing.assert_array_equal(ex["frames"]["bu"], full["frames"]["bu"])
+    assert ex["phi"] == full["phi"] and ex["fcfg"] == full["fcfg"]
+    files = sound_figures(results, tmp_path)
+    assert files["sound_rare"].stat().st_size > 1000
+    assert sound_figures([{**r, "example": None} for r in results], tmp_path) == {}
 
 
 @pytest.mark.slow
@@ -142,8 +214,9 @@ def test_quick_synthetic_run(tmp_path):
     be reported, not to hold: over those seeds "BU >= SNP" held on 1 of 6, "SNP > RE" on none, "RE fires more
     than BU on the rare-normal process" on 3 (see SoundConfig: SNP and BU score like RE on synthetic data).
     """
-    res = run_sound(SoundConfig.quick(device="cpu"), out_dir=tmp_path, progress=False)
-    assert (tmp_path / "sound_rare.png").stat().st_size > 1000
+    res = run_sound(SoundConfig.quick(device="cpu"), progress=False)
+    plot_rare_normal(res.example).savefig(tmp_path / "rare.png")
+    assert (tmp_path / "rare.png").stat().st_size > 1000
     for by_cost in res.metrics["fan"].values():
         for cost in by_cost.values():
             assert cost["-10"]["frame_auc"] > 0.65

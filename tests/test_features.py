@@ -1,4 +1,5 @@
-"""adskit.audio.features: the librosa oracle for the log-mel, context stacking, presets and frame times."""
+"""adskit.audio.features: the librosa oracle for the log-mel, batches of waveforms, context stacking, presets and
+frame times."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from adskit.audio.features import FeatureConfig, LogMel, frame_times, log_mel, n_frames, stack_context
+from adskit.audio.features import (
+    FeatureConfig,
+    LogMel,
+    frame_times,
+    log_mel,
+    log_mel_batch,
+    n_frames,
+    stack_context,
+)
 
 PRESETS = ("dcase2020", "paper", "np2017")
 
@@ -82,6 +91,32 @@ def test_logmel_batched_equals_rowwise_and_keeps_leading_dims(signals):
     for i in range(2):
         torch.testing.assert_close(out[i], rows[i], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(log_mel(batch[0], cfg, device="cpu"), rows[0].numpy(), atol=1e-5)
+
+
+def test_log_mel_batch_groups_by_length_and_keeps_order():
+    cfg = FeatureConfig.preset("paper")
+    rng = np.random.default_rng(3)
+    lengths = (16000, 8000, 16000, 12000, 8000, 16000)
+    waves = [rng.standard_normal(n) for n in lengths]  # float64 in, cast to float32
+    specs = log_mel_batch(waves, cfg=cfg, device="cpu")
+    assert [S.shape for S in specs] == [(n_frames(n, cfg), cfg.n_mels) for n in lengths]
+    for y, S in zip(waves, specs, strict=True):
+        assert S.dtype == np.float32
+        np.testing.assert_allclose(S, log_mel(y.astype(np.float32), cfg, device="cpu"), rtol=1e-6, atol=1e-5)
+    # how many waveforms share an extractor call does not matter (bit-identical on one thread)
+    for chunked, S in zip(log_mel_batch(waves, cfg=cfg, device="cpu", batch_size=1), specs, strict=True):
+        np.testing.assert_allclose(chunked, S, rtol=1e-6, atol=1e-5)
+    assert log_mel_batch([], cfg=cfg) == []
+
+
+def test_log_mel_batch_errors():
+    cfg = FeatureConfig.preset("paper")
+    with pytest.raises(ValueError, match=r"waves\[1\]: expected a 1-D waveform"):
+        log_mel_batch([np.zeros(4000), np.zeros((2, 4000))], cfg=cfg, device="cpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        log_mel_batch([np.zeros(4000)], cfg=cfg, device="cpu", batch_size=0)
+    with pytest.raises(ValueError, match="reflect padding"):
+        log_mel_batch([np.zeros(100)], cfg=cfg, device="cpu")
 
 
 def test_mel_basis_is_librosas():
@@ -173,3 +208,10 @@ def test_frame_times_line_up_with_stft_frames():
     no_center = dataclasses.replace(cfg, center=False)
     assert frame_times(1, no_center)[0] == pytest.approx((5 * 256 + 256) / 16000)
     assert n_frames(n, no_center) == 1 + (n - 512) // 256
+
+
+def test_stack_context_returns_a_writable_copy_when_frames_equals_T() -> None:
+    S = np.arange(8.0).reshape(4, 2)
+    for frames in (1, 3, 4):
+        X = stack_context(S, frames)
+        assert X.flags.writeable and X.flags.c_contiguous and not np.shares_memory(X, S)

@@ -109,6 +109,8 @@ def test_constant_feature_no_nan():
     X[:, 1] = 5.0
     det = GMMDetector(n_components=3, random_state=0, device="cpu").fit(X)
     assert np.isfinite(det.anomaly_score(X)).all()
+    assert det.scale_[1] == 1.0 and det.mean_[1] == 5.0  # a constant feature is only centred
+    np.testing.assert_allclose(det.scale_[[0, 2]], X[:, [0, 2]].std(0))  # ddof 0
 
 
 def test_bad_rho():

@@ -6,14 +6,23 @@ import pytest
 import torch
 from sklearn.neighbors import KernelDensity
 
+import adskit.kde
 from adskit.kde import (
+    ESS_COLLAPSED_BELOW,
+    ESS_UNIFORM_ABOVE,
     BandwidthWarning,
     bu_weights,
+    bu_weights_from_density,
+    bu_weights_from_sq_dists,
     gaussian_kde,
+    gaussian_kde_from_sq_dists,
     gram_diagnostics,
+    gram_diagnostics_from_sq_dists,
     gram_matrix,
     log_gaussian_kde,
     median_heuristic,
+    pairwise_sq_dists,
+    weights_status,
 )
 
 
@@ -138,6 +147,91 @@ def test_bad_batches():
 def test_same_input_same_numbers():
     x = np.random.default_rng(6).normal(size=(50, 3))
     np.testing.assert_array_equal(bu_weights(x, 0.7), bu_weights(x, 0.7))
+
+
+# ---- the squared-distance entry points (what the bandwidth panel computes with) ----
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pairwise_sq_dists_against_scipy_and_kinds(dtype):
+    from scipy.spatial.distance import cdist
+
+    x = (np.random.default_rng(7).normal(size=(40, 6)) * 3 + 10).astype(dtype)
+    d2 = pairwise_sq_dists(x)
+    assert isinstance(d2, np.ndarray) and d2.dtype == dtype and d2.shape == (40, 40)
+    assert (np.diag(d2) == 0).all() and (d2 >= 0).all()
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(d2, cdist(x.astype(np.float64), x.astype(np.float64), "sqeuclidean"), rtol=tol, atol=tol)
+    t = pairwise_sq_dists(torch.as_tensor(x))
+    assert isinstance(t, torch.Tensor) and np.array_equal(t.numpy(), d2)
+
+
+@pytest.mark.parametrize("h", [0.05, 0.5, 4.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sq_dist_entry_points_give_the_same_numbers(h, dtype):
+    x = np.random.default_rng(8).normal(size=(60, 3)).astype(dtype)
+    d2 = pairwise_sq_dists(x)
+    np.testing.assert_array_equal(gaussian_kde_from_sq_dists(d2, h), gaussian_kde(x, h))
+    w = bu_weights(x, h, eps=1e-3, warn=False)
+    np.testing.assert_array_equal(bu_weights_from_sq_dists(d2, h, eps=1e-3), w)
+    np.testing.assert_array_equal(bu_weights_from_density(gaussian_kde(x, h), eps=1e-3), w)
+    assert gram_diagnostics_from_sq_dists(d2, h, eps=1e-3) == gram_diagnostics(x, h, eps=1e-3)
+    g = gram_diagnostics_from_sq_dists(d2, h, eps=1e-3, condition=False)
+    assert math.isnan(g.condition_number) and g.ess_fraction == gram_diagnostics(x, h, eps=1e-3).ess_fraction
+    wt = bu_weights_from_sq_dists(torch.as_tensor(d2), h, eps=1e-3)
+    assert isinstance(wt, torch.Tensor) and wt.dtype == torch.as_tensor(d2).dtype
+
+
+def test_weights_from_density_along_the_last_axis_and_ess():
+    p = np.random.default_rng(9).uniform(0.01, 1.0, size=(5, 30))
+    w, ess = bu_weights_from_density(p, eps=1e-2, return_ess=True)
+    for row, wr, e in zip(p, w, ess, strict=True):
+        inv = 1.0 / (row + 1e-2)
+        np.testing.assert_allclose(wr, inv / inv.sum(), rtol=1e-15)
+        assert e == pytest.approx(1.0 / (wr @ wr) / 30, rel=1e-12)
+    _, ess_uniform = bu_weights_from_density(np.full(30, 0.3), return_ess=True)
+    assert float(ess_uniform) == pytest.approx(1.0)
+    assert weights_status(ess_uniform) == "uniform"
+    assert weights_status(ESS_UNIFORM_ABOVE) == weights_status(ESS_COLLAPSED_BELOW) == weights_status(0.5) == "ok"
+    assert weights_status(ESS_COLLAPSED_BELOW / 2) == "collapsed"
+
+
+def test_bu_weights_validates_its_batch_once(monkeypatch):
+    """One finiteness scan per BU step: the KDE inside bu_weights does not re-validate the batch."""
+    calls = []
+    real = adskit.kde.as_float_tensor
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(adskit.kde, "as_float_tensor", counting)
+    x = torch.randn(64, 5)
+    bu_weights(x, 1.0, standardize=(np.zeros(5), np.ones(5)))
+    assert calls == ["x"]
+
+
+def test_bad_squared_distances():
+    with pytest.raises(ValueError, match="square"):
+        bu_weights_from_sq_dists(np.zeros((3, 4)), 1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        gram_diagnostics_from_sq_dists(-np.ones((3, 3)), 1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        gaussian_kde_from_sq_dists(np.full((3, 3), np.nan), 1.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        gaussian_kde_from_sq_dists(np.zeros((1, 1)), 1.0)
+    with pytest.raises(ValueError, match="eps"):
+        gram_diagnostics_from_sq_dists(np.zeros((3, 3)), 1.0, eps=-1.0)
+    with pytest.raises(ValueError, match="p_hat"):
+        bu_weights_from_density(np.array([0.5, -0.1]))
+
+
+def test_standardize_treats_near_constant_dimensions_as_constant():
+    """The one standardiser's floor (adskit._scaling): a scale of 1e-12 next to 1.0 is taken as 1, not divided by."""
+    x = np.random.default_rng(10).normal(size=(20, 2))
+    w1 = bu_weights(x, 1.0, standardize=(np.zeros(2), np.array([1.0, 1e-12])), warn=False)
+    w2 = bu_weights(x, 1.0, standardize=(np.zeros(2), np.ones(2)), warn=False)
+    np.testing.assert_array_equal(w1, w2)
 
 
 @pytest.mark.gpu

@@ -1,8 +1,10 @@
+import math
+
 import pytest
 import torch
 
 from adskit.kde import bu_weights
-from adskit.losses import anomaly_score, bu_loss, np_loss, re_loss, snp_loss
+from adskit.losses import anomaly_score, bu_loss, kl_standard_normal, np_loss, re_loss, snp_loss, vae_loss
 
 
 def test_anomaly_score_is_sum_of_squares():
@@ -51,6 +53,12 @@ def test_np_loss_sign_rewards_separation():
     assert good.item() < -0.98 and bad.item() > 0.98
 
 
+def test_kl_by_hand():
+    """KL[N(1, e) || N(0, 1)] = 1/2 (mu^2 + sigma^2 - 1 - ln sigma^2) = 1/2 (1 + e - 1 - 1) = (e - 1) / 2."""
+    kl = kl_standard_normal(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]], dtype=torch.float32))
+    assert kl.item() == pytest.approx((math.e - 1) / 2)
+
+
 @pytest.mark.parametrize(
     "call,match",
     [
@@ -62,6 +70,9 @@ def test_np_loss_sign_rewards_separation():
         (lambda: re_loss(torch.ones(2, 2)), "a_normal"),
         (lambda: re_loss(torch.empty(0)), "a_normal"),
         (lambda: anomaly_score(torch.ones(2, 3), torch.ones(2, 2)), "x_hat"),
+        (lambda: kl_standard_normal(torch.ones(2, 3), torch.ones(2, 2)), "log_var"),
+        (lambda: vae_loss(torch.ones(2, 3), torch.ones(3, 3), torch.ones(2, 1), torch.ones(2, 1)), "x_hat"),
+        (lambda: vae_loss(torch.ones(2, 3), torch.ones(2, 3), torch.ones(2, 1), torch.ones(2, 2)), "log_var"),
     ],
 )
 def test_bad_input_names_argument(call, match):

@@ -4,17 +4,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+import adskit.metrics
 from adskit.experiments.verification import normal_density_on_grid, uniform_density_on_grid
 from adskit.metrics import (
     auc,
-    best_threshold,
     boltzmann_density,
     grid_points,
     kl_divergence,
     pauc,
     precision_recall_f1,
     roc,
-    threshold_sweep,
 )
 
 
@@ -51,26 +50,10 @@ def test_precision_recall_f1_match_sklearn(labelled):
     assert m["fpr"] == pytest.approx(((pred == 1) & (y == 0)).sum() / 300)
 
 
-def test_threshold_sweep_and_best_against_brute_force(labelled):
-    y, s = labelled
-    sw = threshold_sweep(y, s)
-    for i in range(0, sw.thresholds.size, 5):
-        pred = (s >= sw.thresholds[i]).astype(int)
-        assert sw.f1[i] == pytest.approx(f1_score(y, pred))
-        assert sw.precision[i] == pytest.approx(precision_score(y, pred))
-    for crit in ("f1", "mean_prf", "youden"):
-        t, v = best_threshold(y, s, crit)
-        brute = []
-        for cand in np.unique(s):
-            m = precision_recall_f1(y, (s >= cand).astype(int))
-            brute.append(
-                {
-                    "f1": m["f1"],
-                    "mean_prf": (m["precision"] + m["recall"] + m["f1"]) / 3,
-                    "youden": m["recall"] - m["fpr"],
-                }[crit]
-            )
-        assert v == pytest.approx(max(brute))
+def test_oracle_threshold_lives_in_threshold_only():
+    """One oracle P/R/F1 threshold: ``threshold.MaxMeanPRFThreshold`` (rule ``score > u``; its brute-force test
+    is in test_threshold.py); the metrics pair with the opposite tie rule (``score >= t``) is gone."""
+    assert not {"threshold_sweep", "best_threshold", "ThresholdSweep"} & set(dir(adskit.metrics))
 
 
 def test_analytic_kl_anchors():
@@ -114,7 +97,6 @@ def test_grid_points_are_cell_centres():
         (lambda: auc([0, 1], [1.0, np.nan]), "scores"),
         (lambda: auc([0, 1, 1], [1.0, 2.0]), "scores"),
         (lambda: pauc([0, 1], [0.0, 1.0], max_fpr=0), "max_fpr"),
-        (lambda: best_threshold([0, 1], [0.0, 1.0], "bogus"), "criterion"),
         (lambda: kl_divergence(np.array([1.0, -1.0]), np.ones(2)), "values"),
     ],
 )

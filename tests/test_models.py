@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from adskit.models import Autoencoder
+import adskit.models.autoencoder as autoencoder
+from adskit.models import ACTIVATIONS, VAE, Autoencoder, glorot_init_
 
 
 def test_same_seed_same_parameters_different_seed_different():
@@ -51,6 +52,7 @@ def test_seeding_does_not_touch_global_rng():
         ({"input_dim": 0}, "input_dim"),
         ({"latent_dim": 0}, "latent_dim"),
         ({"activation": "gelu2"}, "activation"),
+        ({"hidden": (3, 0)}, "hidden"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -58,3 +60,24 @@ def test_bad_arguments(kwargs, match):
     base.update(kwargs)
     with pytest.raises(ValueError, match=match):
         Autoencoder(**base)
+
+
+def test_shared_layers_keep_the_old_names_and_layouts():
+    """Autoencoder and VAE build from one set of layer helpers (models/_layers.py); the old import path
+    ``adskit.models.autoencoder`` still gives ACTIVATIONS and glorot_init_, and the layer order (hence the
+    state_dict keys of saved checkpoints) is unchanged."""
+    assert autoencoder.ACTIVATIONS is ACTIVATIONS and autoencoder.glorot_init_ is glorot_init_
+    ae = Autoencoder(10, (8,), 3, batchnorm=True, seed=0)
+    assert list(ae.state_dict())[:6] == [
+        "encoder.0.weight",
+        "encoder.0.bias",
+        "encoder.1.weight",
+        "encoder.1.bias",
+        "encoder.1.running_mean",
+        "encoder.1.running_var",
+    ]
+    assert [type(m).__name__ for m in ae.decoder] == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
+    vae = VAE(6, hidden=(4,), latent_dim=2, seed=0)
+    assert [type(m).__name__ for m in vae.decoder] == ["Linear", "ReLU", "Dropout", "Linear"]
+    with pytest.raises(ValueError, match="hidden"):
+        VAE(6, hidden=(4, 0))

@@ -3,6 +3,8 @@ a performance floor, and bad input (empty O, too few vectors, a sampler that acc
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -10,18 +12,15 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from adskit.detectors.np_vae import NPDetector, SamplingError, sample_anomalous_features, train_np_score
+import adskit.detectors.np_algorithm as np_algorithm
+import adskit.detectors.np_vae as np_vae
+import adskit.losses as losses
+from adskit.detectors.neyman_pearson import NPDetector
+from adskit.detectors.np_algorithm import SamplingError, sample_anomalous_features, train_np_score
 from adskit.gmm import GaussianMixture
 from adskit.threshold import NeymanPearsonThreshold
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is faster, and two threads on a busy 2-core machine spin-wait (10-20x)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = {"hidden": (8,), "latent_dim": 2, "n_components": 2, "n_steps": 10, "batch_size": 8, "device": "cpu"}
@@ -108,6 +107,39 @@ def test_algorithm2_bad_arguments(kwargs, name):
     args = {"phi": 0.0, "n": 5, "dim": 2, **kwargs}
     with pytest.raises(ValueError, match=name):
         sample_anomalous_features(lambda z: z.sum(1), args.pop("phi"), args.pop("n"), args.pop("dim"), **args)
+
+
+def test_refresh_copies_the_mixture_and_leaves_the_previous_one_alone():
+    """Algorithm 1 refreshes p(f | z=0) through ``GaussianMixture.with_params`` (a new mixture with the new
+    variance floor) instead of overwriting the tracked mixture's public ``reg_covar``: same numbers as the old
+    in-place way, and the previous mixture is untouched."""
+    gmm = _gmm()
+    X = np.random.default_rng(2).normal(0.1, 0.4, size=(300, 3))
+    before = (gmm.weights_, gmm.means_, gmm.covariances_, gmm.n_iter_, list(gmm.lower_bounds_))
+    new = gmm.with_params(reg_covar=0.05).partial_em(X, 2)
+    assert new is not gmm and gmm.reg_covar == 1e-6 and new.reg_covar == 0.05
+    after = (gmm.weights_, gmm.means_, gmm.covariances_, gmm.n_iter_, list(gmm.lower_bounds_))
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    old_way = copy.deepcopy(gmm)
+    old_way.reg_covar = 0.05
+    old_way.partial_em(X, 2)
+    for name in ("weights_", "means_", "covariances_", "n_iter_", "lower_bounds_"):
+        np.testing.assert_array_equal(getattr(new, name), getattr(old_way, name))
+    cont = new.with_params(warm_start=True, max_iter=3, tol=0.0).fit(X)
+    assert cont.n_iter_ == 3 and new.n_iter_ == gmm.n_iter_ + 2
+    with pytest.raises(ValueError, match="n_components"):
+        gmm.with_params(n_components=3)
+    with pytest.raises(ValueError, match="bogus"):
+        gmm.with_params(bogus=1)
+
+
+def test_np_vae_is_a_face_of_the_new_modules():
+    assert np_vae.NPDetector is NPDetector
+    assert np_vae.sample_anomalous_features is sample_anomalous_features and np_vae.SamplingError is SamplingError
+    assert np_vae.train_np_score is train_np_score
+    assert np_vae.kl_standard_normal is losses.kl_standard_normal and np_vae.vae_loss is losses.vae_loss
+    assert all(hasattr(np_vae, name) for name in np_vae.__all__)
 
 
 # ------------------------------------------------------------------ the NP objective reaches the NP power
@@ -243,14 +275,12 @@ def test_fewer_vectors_than_components():
 
 def test_sampler_that_accepts_nothing_fails_loudly_not_nan(monkeypatch):
     """A normal model that covers the whole prior (every L below phi): Algorithm 2 raises, no NaN appears."""
-    import adskit.detectors.np_vae as mod
-
-    real = mod.sample_anomalous_features
+    real = np_algorithm.sample_anomalous_features
 
     def covering(score_fn, phi, n, dim, **kw):
         return real(lambda f: torch.full((f.shape[0],), -np.inf), phi, n, dim, **kw)
 
-    monkeypatch.setattr(mod, "sample_anomalous_features", covering)
+    monkeypatch.setattr(np_algorithm, "sample_anomalous_features", covering)  # where the NP step looks it up
     D, O, _, _ = _clusters(0)
     with pytest.raises(SamplingError, match=r"acceptance rate 0/64 with phi="):
         NPDetector(**{**TINY, "max_draws": 64}).fit(D, X_other=O)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
 import torch
 
-from adskit.audio import synth
+from adskit.audio import download, paths, synth
 from adskit.audio.features import FeatureConfig, LogMel
 from adskit.audio.io import load_audio
 from adskit.audio.synth import (
@@ -25,7 +27,9 @@ from adskit.audio.synth import (
     generate_clip,
     generate_something_else,
     make_dataset,
+    read_manifest,
 )
+from adskit.audio.synth import dataset as synth_dataset
 
 SMALL = dict(
     machines=("fan", "gearbox"),
@@ -162,8 +166,8 @@ def test_refuses_foreign_files_and_other_settings(small_set, tmp_path):
 
 @pytest.mark.parametrize("preset", ["fast", "full"])
 def test_rare_process_in_10_to_15_percent_of_normal_clips(preset):
-    cfg = synth._resolve_config(preset, 0, 16000)
-    jobs = [j for j in synth._plan(cfg) if j["what"] == "clip" and j["label"] == "normal"]
+    cfg = synth_dataset._resolve_config(preset, 0, 16000)
+    jobs = [j for j in synth_dataset._plan(cfg) if j["what"] == "clip" and j["label"] == "normal"]
     frac = np.mean([j["rare"] for j in jobs])
     assert 0.10 <= frac <= 0.15
     for split in ("train", "test"):  # normal, so present in both
@@ -230,4 +234,50 @@ def test_default_dir_ensure_synthetic_and_cli(tmp_path, monkeypatch):
     assert cli.main(["--out", str(tmp_path / "cli"), "--preset", "fast", "--seed", "2", "--quiet"]) == 0
     assert _digest(tmp_path / "cli") == _digest(root)
     monkeypatch.delenv("ADSKIT_DATA")
-    assert default_data_dir() == Path.home() / ".cache" / "adskit"
+    assert default_data_dir() == Path(pooch.os_cache("adskit"))
+    if sys.platform.startswith("linux"):
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        assert default_data_dir() == Path.home() / ".cache" / "adskit"
+
+
+def test_one_data_root_for_synthetic_and_downloaded_data(tmp_path, monkeypatch):
+    assert default_data_dir is paths.data_dir and download.data_dir is paths.data_dir
+    monkeypatch.setenv(paths.DATA_ENV, str(tmp_path / "root"))
+    assert default_data_dir() == download.data_dir() == tmp_path / "root"
+    assert download.dataset_dir("mimii") == tmp_path / "root" / "mimii"
+
+
+def test_read_manifest_returns_the_checked_records(small_set):
+    manifest = read_manifest(small_set)
+    assert manifest == json.loads((small_set / "manifest.json").read_text())
+    assert read_manifest(small_set / "manifest.json") == manifest  # what make_dataset returns works too
+    assert manifest["generator"] == synth.GENERATOR == "adskit.audio.synth"
+    assert all((small_set / r["path"]).is_file() for r in manifest["files"])
+
+
+def test_read_manifest_errors_name_the_file_and_the_expectation(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json not found; expected .*make_dataset"):
+        read_manifest(tmp_path)
+    bad = {
+        "not valid JSON": "{",
+        "generator 'someone'": json.dumps({"generator": "someone", "files": []}),
+        "no 'files' list": json.dumps({"generator": "adskit.audio.synth"}),
+        r"files\[1\]": json.dumps({"generator": "adskit.audio.synth", "files": [{"path": "a.wav", "split": "x"}, {}]}),
+        "relative 'path'": json.dumps({"generator": "adskit.audio.synth", "files": [{"path": "../a", "split": "x"}]}),
+        "JSON list, not an object": "[]",
+    }
+    for i, (what, text) in enumerate(bad.items()):
+        folder = tmp_path / f"bad{i}"
+        folder.mkdir()
+        (folder / "manifest.json").write_text(text)
+        with pytest.raises(ValueError, match=what) as err:
+            read_manifest(folder)
+        assert str(folder / "manifest.json") in str(err.value)
+
+
+def test_face_reexports_every_public_name():
+    for module in (synth_dataset, synth.machines, synth.sounds):
+        for name in module.__all__:
+            assert getattr(synth, name) is getattr(module, name) and name in synth.__all__, name
+    for name in download.__all__:
+        assert hasattr(download, name), name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,14 +13,13 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from adskit.detectors.base import np_threshold
+from adskit.detectors import np_threshold
+from adskit.detectors.base import np_threshold as base_np_threshold
 from adskit.threshold import (
     GammaThreshold,
     MaxMeanPRFThreshold,
     NeymanPearsonThreshold,
-    clip_decisions,
-    clip_scores,
-    frame_decisions,
+    phi_rho,
 )
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -32,11 +34,11 @@ any_scores = arrays(np.float64, st.integers(1, 300), elements=finite)
 
 @pytest.mark.parametrize("K", [1, 2, 19, 20, 21, 100, 1001])
 @pytest.mark.parametrize("rho", [0.01, 0.05, 0.1, 0.25, 0.5, 0.9])
-def test_np_threshold_is_the_floor_rho_k_th_largest(K, rho):
+def test_phi_rho_is_the_floor_rho_k_th_largest(K, rho):
     s = np.random.default_rng(K).normal(size=K)
     t = NeymanPearsonThreshold(rho).fit(s)
     k = max(int(np.floor(rho * K)), 1)
-    assert t.threshold_ == np.sort(s)[::-1][k - 1] == np_threshold(s, rho)
+    assert t.threshold_ == np.sort(s)[::-1][k - 1] == phi_rho(s, rho)
     # the documented quantile relation, exactly
     assert t.threshold_ == np.quantile(s, 1 - (k - 0.5) / K, method="inverted_cdf")
     # the textbook (1 - rho) quantile is the next order statistic down (more alarms, still <= rho)
@@ -46,10 +48,17 @@ def test_np_threshold_is_the_floor_rho_k_th_largest(K, rho):
     assert t.train_fpr_ == pytest.approx((k - 1) / K)
 
 
-def test_np_threshold_floor_zero_takes_the_largest():
+def test_phi_rho_floor_zero_takes_the_largest():
     s = np.arange(10.0)
     t = NeymanPearsonThreshold(0.05).fit(s)  # floor(0.5) = 0
-    assert t.threshold_ == 9.0 and t.train_fpr_ == 0.0
+    assert t.threshold_ == 9.0 == phi_rho(s, 0.05) and t.train_fpr_ == 0.0
+
+
+def test_phi_rho_old_name_and_no_estimators_loaded():
+    """``np_threshold`` (its old name) still works; importing adskit.threshold loads no estimator."""
+    assert np_threshold is base_np_threshold is phi_rho
+    code = "import sys, adskit.threshold; print(any(m.startswith('adskit.detectors') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 @settings(max_examples=300, deadline=None)
@@ -211,41 +220,6 @@ def test_max_mean_prf_separable_and_bad_input():
         MaxMeanPRFThreshold().fit([0.1, 0.2], [0, 2])
     with pytest.raises(ValueError, match="criterion"):
         MaxMeanPRFThreshold("auc").fit([0.1, 0.2], [0, 1])
-
-
-# ------------------------------------------------------------------ frame and clip rules
-
-
-def test_frame_and_clip_decisions():
-    clips = [np.array([0.1, 0.2, 3.0]), np.array([0.5, 0.4]), np.array([2.0])]
-    np.testing.assert_array_equal(frame_decisions(clips[0], 1.0), [False, False, True])
-    np.testing.assert_array_equal(clip_decisions(clips, 1.0), [True, False, True])
-    np.testing.assert_array_equal(clip_decisions(clips, 2.0), [True, False, False])  # strict >
-    np.testing.assert_allclose(clip_scores(clips, "max"), [3.0, 0.5, 2.0])
-    np.testing.assert_allclose(clip_scores(clips, "mean"), [3.3 / 3, 0.45, 2.0])
-    fitted = NeymanPearsonThreshold(0.5).fit([0.0, 1.0, 2.0, 3.0])  # 2nd largest = 2.0
-    np.testing.assert_array_equal(clip_decisions(clips, fitted), clip_decisions(clips, 2.0))
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    clips=st.lists(arrays(np.float64, st.integers(1, 20), elements=finite), min_size=1, max_size=10),
-    threshold=finite,
-)
-def test_clip_anomalous_iff_any_frame(clips, threshold):
-    expected = [bool(frame_decisions(c, threshold).any()) for c in clips]
-    np.testing.assert_array_equal(clip_decisions(clips, threshold), expected)
-
-
-def test_clip_bad_input():
-    with pytest.raises(ValueError, match="aggregate"):
-        clip_scores([[1.0]], "median")
-    with pytest.raises(ValueError, match=r"clips\[1\]: is empty"):
-        clip_scores([[1.0], []])
-    with pytest.raises(ValueError, match="clips: is empty"):
-        clip_decisions([], 1.0)
-    with pytest.raises(ValueError, match="threshold"):
-        frame_decisions([1.0], float("nan"))
 
 
 def test_repr_and_unfitted():

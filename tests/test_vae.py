@@ -6,17 +6,10 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from adskit.detectors.np_vae import kl_standard_normal, vae_loss
+from adskit.losses import kl_standard_normal, vae_loss
 from adskit.models.vae import VAE, GaussianEncoder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is faster, and two threads on a busy 2-core machine spin-wait (10-20x)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_kl_matches_torch_distributions():

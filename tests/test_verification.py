@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 
@@ -8,6 +6,9 @@ from adskit.experiments.verification import (
     make_ring_data,
     run_verification,
 )
+from adskit.plots import plot_grid_maps
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_ring_data_radii_and_determinism():
@@ -19,22 +20,23 @@ def test_ring_data_radii_and_determinism():
     assert xa.min() >= 2.0 and xa.max() <= 3.0
 
 
-def test_short_run_writes_outputs_and_is_deterministic(tmp_path):
+def test_short_run_reports_table_figures_and_is_deterministic():
     cfg = VerificationConfig(n_updates=200, n_normal=2000, n_anomalous=2000, grid_step=0.05, device="cpu")
-    res = run_verification(cfg, out_dir=tmp_path, progress=False)
-    data = json.loads((tmp_path / "verification.json").read_text())
-    assert set(data["kld"]) == {"RE", "SNP", "BU"}
+    res = run_verification(cfg, progress=False)
+    assert set(res.kld) == {"RE", "SNP", "BU"}
     for m in ("RE", "SNP", "BU"):
-        assert set(data["kld"][m]) == {"p", "uniform"} and all(np.isfinite(list(data["kld"][m].values())))
-    assert data["config"]["n_updates"] == 200
-    assert (tmp_path / "fig2_q.png").stat().st_size > 1000 and (tmp_path / "fig3_A.png").stat().st_size > 1000
-    assert "| BU |" in (tmp_path / "verification.md").read_text()
+        assert set(res.kld[m]) == {"p", "uniform"} and all(np.isfinite(list(res.kld[m].values())))
+        assert res.q[m].shape == res.scores[m].shape == (res.grid.size, res.grid.size)
+        assert res.q[m].sum() == pytest.approx(1.0)
+    assert res.config["n_updates"] == 200 and "| BU |" in res.table_markdown()
+    fig = plot_grid_maps(res.q, cfg.grid_lim, title="q", kind="q")
+    assert len(fig.axes) == 6  # three maps and their colour bars
     res2 = run_verification(cfg, progress=False)
     assert res2.kld == res.kld  # same seed, same numbers
 
 
 @pytest.mark.slow
-def test_full_run_reproduces_the_papers_pattern(tmp_path):
+def test_full_run_reproduces_the_papers_pattern():
     """The acceptance check, 5,000 updates: BU < SNP < RE on KL[p_U||q], each step by a quarter at least, and
     SNP and BU both at most half RE's KL[p||q].
 
@@ -44,7 +46,7 @@ def test_full_run_reproduces_the_papers_pattern(tmp_path):
     The paper's "SNP lowest on KL[p||q]" is not asserted: SNP was lowest on 6 of 8 seeds, BU - SNP ranged
     -0.002 (seeds 1 and 4: BU lowest) to +0.035, too close for one run to decide.
     """
-    res = run_verification(VerificationConfig(device="cpu"), out_dir=tmp_path, progress=False)
+    res = run_verification(VerificationConfig(device="cpu"), progress=False)
     u = {m: res.kld[m]["uniform"] for m in ("RE", "SNP", "BU")}
     p = {m: res.kld[m]["p"] for m in ("RE", "SNP", "BU")}
     assert u["BU"] < 0.75 * u["SNP"] and u["SNP"] < 0.75 * u["RE"], res.kld

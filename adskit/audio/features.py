@@ -3,7 +3,8 @@
 Every parameter is written down once in :class:`FeatureConfig` (librosa's own defaults, ``n_fft=2048`` and
 ``sr=22050``, are not the ones the papers or DCASE use). :class:`LogMel` computes the log-mel spectrogram in
 torch on any device and reproduces ``librosa.feature.melspectrogram`` (same centring, padding, window and
-Slaney mel filterbank, taken from ``librosa.filters.mel``) to float32 precision. :func:`stack_context`
+Slaney mel filterbank, taken from ``librosa.filters.mel``) to float32 precision; :func:`log_mel` runs it on one
+waveform and :func:`log_mel_batch` on many (one batched call per group of equal length). :func:`stack_context`
 concatenates neighbouring frames into the input vectors of the detectors.
 
 Vector layout (frame-major)
@@ -32,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,7 +42,7 @@ import torch
 
 from adskit._utils import check_positive, resolve_device
 
-__all__ = ["FeatureConfig", "LogMel", "frame_times", "log_mel", "n_frames", "stack_context"]
+__all__ = ["FeatureConfig", "LogMel", "frame_times", "log_mel", "log_mel_batch", "n_frames", "stack_context"]
 
 _PAD_MODES = ("constant", "reflect")
 _CPU_CHUNK_SAMPLES = 2**20
@@ -142,10 +144,15 @@ class FeatureConfig:
         Returns
         -------
         cfg : FeatureConfig
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not ``"dcase2020"``, ``"paper"`` or ``"np2017"``.
         """
         if name == "dcase2020":
             return cls()
-        if name == "paper":
+        if name in ("paper", "np2017"):  # the same front end; the context differs (P = 5 vs P_b = P_f = 10)
             return cls(
                 n_fft=512,
                 hop_length=256,
@@ -154,18 +161,7 @@ class FeatureConfig:
                 power=1.0,
                 log="ln",
                 log_floor=1e-8,
-                frames=11,
-            )
-        if name == "np2017":
-            return cls(
-                n_fft=512,
-                hop_length=256,
-                win_length=512,
-                n_mels=64,
-                power=1.0,
-                log="ln",
-                log_floor=1e-8,
-                frames=21,
+                frames=11 if name == "paper" else 21,
             )
         raise ValueError(f"name: expected 'dcase2020', 'paper' or 'np2017', got {name!r}")
 
@@ -326,6 +322,69 @@ def log_mel(y: Any, cfg: FeatureConfig, device: str | torch.device = "auto") -> 
         return LogMel(cfg, device=device)(y).cpu().numpy()
 
 
+def log_mel_batch(
+    waves: Sequence[np.ndarray],
+    *,
+    cfg: FeatureConfig,
+    device: str | torch.device = "auto",
+    batch_size: int = 32,
+) -> list[np.ndarray]:
+    """Log-mel spectrograms of many waveforms, one batched :class:`LogMel` call per group of equal length.
+
+    Waveforms of equal length are stacked and go through the extractor together (at most ``batch_size`` at
+    a time); each result equals :func:`log_mel` of that waveform alone (to float32 rounding; bit for bit in our
+    CPU tests).
+
+    Parameters
+    ----------
+    waves : sequence of np.ndarray [shape=(n_samples_i,)]
+        Waveforms at ``cfg.sr``, of any lengths (cast to float32).
+    cfg : FeatureConfig
+        The front end.
+    device : str or torch.device
+        Where the extractor runs: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...
+    batch_size : int
+        Most waveforms per extractor call (bounds the memory of a group of many equal-length clips).
+
+    Returns
+    -------
+    specs : list of np.ndarray [shape=(T_i, n_mels)], float32
+        In the order of ``waves``; ``T_i = n_frames(n_samples_i, cfg)``. Empty for an empty ``waves``.
+
+    Raises
+    ------
+    ValueError
+        A waveform that is not 1-D, or too short for one frame (see :class:`LogMel`), or ``batch_size < 1``.
+
+    Examples
+    --------
+    >>> cfg = FeatureConfig.preset("paper")
+    >>> rng = np.random.default_rng(0)
+    >>> specs = log_mel_batch([rng.standard_normal(n) for n in (16000, 8000, 16000)], cfg=cfg, device="cpu")
+    >>> [S.shape for S in specs]
+    [(63, 64), (32, 64), (63, 64)]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    groups: dict[int, list[int]] = {}
+    for i, y in enumerate(waves):
+        if np.ndim(y) != 1:
+            raise ValueError(f"waves[{i}]: expected a 1-D waveform, got shape {np.shape(y)}")
+        groups.setdefault(np.size(y), []).append(i)
+    out: list[np.ndarray | None] = [None] * len(waves)
+    if not groups:
+        return []
+    extractor = LogMel(cfg, device=device)
+    with torch.inference_mode():
+        for idx in groups.values():
+            for k in range(0, len(idx), batch_size):
+                part = idx[k : k + batch_size]
+                S = extractor(torch.from_numpy(np.stack([waves[i] for i in part]).astype(np.float32))).cpu().numpy()
+                for j, i in enumerate(part):
+                    out[i] = S[j]
+    return out  # type: ignore[return-value]
+
+
 def stack_context(S: np.ndarray | torch.Tensor, frames: int) -> np.ndarray | torch.Tensor:
     """Concatenate ``frames`` consecutive rows of ``S`` into context vectors (frame-major layout).
 
@@ -363,7 +422,8 @@ def stack_context(S: np.ndarray | torch.Tensor, frames: int) -> np.ndarray | tor
         # unfold gives (T - frames + 1, F, frames); make it frame-major.
         return S.unfold(0, frames, 1).transpose(1, 2).reshape(T - frames + 1, frames * F)
     win = np.lib.stride_tricks.sliding_window_view(np.asarray(S), frames, axis=0)  # (T-frames+1, F, frames)
-    return np.ascontiguousarray(win.transpose(0, 2, 1)).reshape(T - frames + 1, frames * F)
+    # np.array copies even when the window is already contiguous (frames == T), so the result is always writable
+    return np.array(win.transpose(0, 2, 1), order="C").reshape(T - frames + 1, frames * F)
 
 
 def frame_times(n_vectors: int, cfg: FeatureConfig) -> np.ndarray:
@@ -380,6 +440,11 @@ def frame_times(n_vectors: int, cfg: FeatureConfig) -> np.ndarray:
     t : np.ndarray [shape=(n_vectors,)]
         Time of the centre of the centre frame ``i + frames // 2`` of vector ``i``: ``tau * hop / sr`` with
         ``center=True``, plus ``n_fft / 2 / sr`` with ``center=False``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_vectors`` is negative.
     """
     if n_vectors < 0:
         raise ValueError(f"n_vectors: expected >= 0, got {n_vectors}")

@@ -208,6 +208,11 @@ def list_audio_files(folder: str | os.PathLike, exts: Sequence[str] = AUDIO_EXTE
     -------
     files : list of Path
         Sorted; hidden files (name starting with ".") are skipped.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``folder`` does not exist or is not a directory.
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -67,6 +67,11 @@ def gain_for_ratio(x_seg: np.ndarray, s: np.ndarray, ratio_db: float) -> float:
     Returns
     -------
     g : float
+
+    Raises
+    ------
+    ValueError
+        If ``ratio_db`` is not a finite number, or ``x_seg`` or ``s`` has zero energy (silent).
     """
     r = _check_ratio(ratio_db, "ratio_db")
     e_x = float(np.sum(np.square(x_seg, dtype=np.float64)))
@@ -178,6 +183,11 @@ def frame_labels(span: tuple[int, int] | None, n_samples: int, cfg: FeatureConfi
     labels : np.ndarray [shape=(n_vectors,)], bool
         ``n_vectors = n_frames(n_samples, cfg) - cfg.frames + 1`` (0 if negative), aligned with
         :func:`adskit.audio.features.stack_context` and :func:`adskit.audio.features.frame_times`.
+
+    Raises
+    ------
+    ValueError
+        If ``span`` is not ``(start, stop)`` with ``0 <= start <= stop <= n_samples``.
     """
     n_vec = max(0, n_frames(int(n_samples), cfg) - cfg.frames + 1)
     if span is None:

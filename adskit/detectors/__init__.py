@@ -1,10 +1,13 @@
 """Scikit-learn style detectors: each wraps a model and owns its training loop (see ``base`` for directions)."""
 
-from .ae import AE_PRESETS, AEDetector, lr_schedule
+from ..losses import kl_standard_normal, vae_loss  # old names here, kept for old code
+from .ae import AEDetector
 from .base import BaseDetector, np_threshold
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .gmm import GMMDetector
-from .np_vae import NPDetector, SamplingError, kl_standard_normal, sample_anomalous_features, train_np_score, vae_loss
+from .neyman_pearson import NPDetector
+from .np_algorithm import SamplingError, sample_anomalous_features, train_np_score
+from .presets import AE_PRESETS, lr_schedule
 
 __all__ = [
     "AE_PRESETS",

@@ -19,15 +19,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..threshold import phi_rho
 
-def np_threshold(scores: np.ndarray, rho: float) -> float:
-    """phi_rho: the floor(rho K)-th largest of K scores (1-based; the largest if floor(rho K) = 0).
-
-    The training false-positive rate of the rule ``score > phi_rho`` is then at most rho.
-    """
-    s = np.sort(np.asarray(scores, dtype=np.float64).ravel())[::-1]
-    k = max(int(np.floor(rho * s.size)), 1)
-    return float(s[k - 1])
+#: the old name of :func:`adskit.threshold.phi_rho`, kept for old code
+np_threshold = phi_rho
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -38,26 +33,55 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     """
 
     def anomaly_score(self, X) -> np.ndarray:  # pragma: no cover - abstract
-        """A(x) per row of X (shape (n,)); higher = more anomalous."""
+        """A(x) per row of X (shape (n,)); higher = more anomalous.
+
+        Raises
+        ------
+        TypeError
+            Always, here: every subclass must override this method.
+        """
         raise TypeError(f"{type(self).__name__} must implement anomaly_score")
 
     def score_samples(self, X) -> np.ndarray:
-        """Normality score per row, shape (n,): ``-anomaly_score(X)``; higher = more normal."""
+        """Normality score per row, shape (n,): ``-anomaly_score(X)``; higher = more normal.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError
+            As ``anomaly_score`` (not fitted; X not a finite 2-D array with the training's features).
+        """
         return -self.anomaly_score(X)
 
     def decision_function(self, X) -> np.ndarray:
-        """``score_samples(X) - offset_``, shape (n,); negative = anomalous."""
+        """``score_samples(X) - offset_``, shape (n,); negative = anomalous.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError
+            As ``anomaly_score`` (not fitted; X not a finite 2-D array with the training's features).
+        """
         check_is_fitted(self, "offset_")
         return self.score_samples(X) - self.offset_
 
     def predict(self, X) -> np.ndarray:
-        """+1 for normal, -1 for anomalous rows, shape (n,)."""
+        """+1 for normal, -1 for anomalous rows, shape (n,).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError
+            As ``anomaly_score`` (not fitted; X not a finite 2-D array with the training's features).
+        """
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def set_threshold(self, threshold) -> BaseDetector:
         """Use ``threshold`` (a number on the anomaly-score scale, or a fitted object with ``threshold_``).
 
         Nothing is retrained; only ``offset_`` changes. Returns self.
+
+        Raises
+        ------
+        ValueError
+            If the value is not a finite number.
         """
         value = getattr(threshold, "threshold_", threshold)
         value = float(value)
@@ -70,5 +94,5 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         rho = float(self.rho)
         if not 0.0 < rho < 1.0:
             raise ValueError(f"rho: expected a false-positive rate in (0, 1), got {self.rho!r}")
-        self.threshold_ = np_threshold(train_anomaly_scores, rho)
+        self.threshold_ = phi_rho(train_anomaly_scores, rho)
         self.offset_ = -self.threshold_

@@ -20,6 +20,10 @@ Layout of the dictionary (``format_version`` 1)::
 The digest is a consistency check, not a signature: it catches a file edited by hand, truncated or mixed from
 two runs. Safety against malicious files comes from ``weights_only=True``.
 
+:class:`CheckpointMixin` gives a detector ``save``, ``load`` and resumable training checkpoints in this format
+(what an ``AEDetector`` writes into ``meta_json``, ``scaler`` and ``tensors`` is listed there), and
+:class:`TrainingProgress` is the state of a run that such a checkpoint carries.
+
 Examples
 --------
 >>> import tempfile, os, torch
@@ -42,10 +46,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
-from .._utils import _json_default, atomic_write_bytes
+from .._utils import _json_default, atomic_write_bytes, resolve_device
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointMixin",
+    "TrainingProgress",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "adskit-checkpoint"
 FORMAT_VERSION = 1
@@ -229,3 +243,187 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> Checkpo
         tensors=dict(payload.get("tensors", {})),
         optimizer=payload.get("optimizer"),
     )
+
+
+@dataclass
+class TrainingProgress:
+    """Where a training run is: what a checkpoint carries so that a resumed run continues exactly."""
+
+    history: dict[str, np.ndarray]  # per-update arrays (n_updates,), e.g. "loss"
+    step: int = 0  # updates done
+    ema_max: float | None = None  # AEDetector: moving average of the batch maximum of normal scores (C="auto")
+    frames: int = 0  # rows trained on
+    seconds: float = 0.0  # wall time of the loop
+    optimizer: Any = field(default=None, repr=False)  # the torch optimizer (None: saved for inference only)
+
+
+class CheckpointMixin:
+    """``save``, ``load`` and resumable training checkpoints of a detector that wraps one torch model.
+
+    What a detector's checkpoint holds (the layout of ``AEDetector`` checkpoints since format version 1):
+
+    * ``config``: ``_config()``, the constructor arguments; ``feature_config``: ``feature_config_``;
+    * ``state``: ``step``, ``n_updates``, ``n_features_in``, ``h`` (``h_``), ``ema_max``, ``frames_seen``,
+      ``fit_seconds``, and ``threshold``/``offset`` once the detector has them;
+    * ``state_dict``: ``model_``'s weights; ``scaler``: ``mean_``/``scale_``; ``optimizer`` while training;
+    * ``tensors``: ``history/<name>`` per-update arrays, and ``kde/mean``, ``kde/std`` when the detector
+      standardises its KDE input itself (``_kde_std``).
+
+    The detector provides ``_config()``, ``_check_params()``, ``_build_model(n_features, device)`` and
+    ``_set_scaler(mean, scale, device)``; ``_checkpoint_kind`` names what the file holds, and
+    ``_resume_free`` lists the constructor arguments that may differ between a checkpoint and the detector
+    that resumes from it.
+    """
+
+    _checkpoint_kind: str
+    _resume_free: tuple[str, ...] = ("progress", "device")
+
+    def _adopt(self, run: TrainingProgress) -> None:
+        """Set the fitted attributes that describe a finished (or loaded) run."""
+        self.history_ = run.history
+        self.n_updates_ = len(run.history["loss"])
+        self.C_ = float(run.history["C"][-1]) if self.n_updates_ else float("nan")
+        self.frames_seen_ = int(run.frames)
+        self.fit_seconds_ = float(run.seconds)
+        self._ema_max = run.ema_max
+
+    def _write(self, path: str | os.PathLike, run: TrainingProgress) -> Path:
+        """Write the detector and ``run`` to ``path`` atomically; returns the path."""
+        state = {
+            "step": int(run.step),
+            "n_updates": len(run.history["loss"]),
+            "n_features_in": int(self.n_features_in_),
+            "h": self.h_,
+            "ema_max": run.ema_max,
+            "frames_seen": int(run.frames),
+            "fit_seconds": float(run.seconds),
+        }
+        state.update({k.rstrip("_"): float(getattr(self, k)) for k in ("threshold_", "offset_") if hasattr(self, k)})
+        tensors = {f"history/{k}": torch.as_tensor(v) for k, v in run.history.items()}
+        if self._kde_std is not None:
+            tensors["kde/mean"] = torch.as_tensor(np.asarray(self._kde_std[0], dtype=np.float64))
+            tensors["kde/std"] = torch.as_tensor(np.asarray(self._kde_std[1], dtype=np.float64))
+        return save_checkpoint(
+            path,
+            kind=self._checkpoint_kind,
+            config=self.settings(),
+            feature_config=self.feature_config_,
+            state=state,
+            state_dict=self.model_.state_dict(),
+            scaler={"mean": torch.as_tensor(self.mean_), "scale": torch.as_tensor(self.scale_)},
+            tensors=tensors,
+            optimizer=None if run.optimizer is None else run.optimizer.state_dict(),
+        )
+
+    def _from_checkpoint(self, ck: Checkpoint, dev: torch.device) -> TrainingProgress:
+        """Set weights (into the built ``model_``) and fitted attributes from ``ck``; returns its progress."""
+        st = ck.state
+        self.model_.load_state_dict(ck.state_dict)
+        self.model_.to(dev).eval()
+        self._set_scaler(ck.scaler["mean"], ck.scaler["scale"], dev)
+        self.feature_config_ = ck.feature_config
+        self.h_ = float(st["h"]) if st.get("h") is not None else float("nan")
+        kde = "kde/mean" in ck.tensors
+        self._kde_std = (ck.tensors["kde/mean"].numpy(), ck.tensors["kde/std"].numpy()) if kde else None
+        for k in ("threshold", "offset"):
+            if k in st:
+                setattr(self, f"{k}_", float(st[k]))
+        run = TrainingProgress(
+            {k[len("history/") :]: v.numpy() for k, v in ck.tensors.items() if k.startswith("history/")},
+            step=int(st["step"]),
+            ema_max=st.get("ema_max"),
+            frames=int(st.get("frames_seen", 0)),
+            seconds=float(st.get("fit_seconds", 0.0)),
+        )
+        self._adopt(run)
+        return run
+
+    def _resume(self, path: str | os.PathLike, optimizer: Any, n_updates: int, dev: torch.device) -> TrainingProgress:
+        """Continue a run: check the settings, load weights and optimizer state; returns the progress.
+
+        Raises
+        ------
+        CheckpointError
+            Anything but an intact checkpoint of this kind.
+        ValueError
+            Other settings, another number of updates or features, or no optimizer state in the file.
+        """
+        ck = load_checkpoint(path, kind=self._checkpoint_kind)
+        mine = self.settings()
+        diff = sorted(k for k in mine if k not in self._resume_free and ck.config.get(k) != mine[k])
+        if diff:
+            raise ValueError(
+                f"resume: {ck.path} was written with other settings ({', '.join(diff)}); "
+                "use the same settings or another checkpoint path"
+            )
+        if int(ck.state.get("n_updates", -1)) != n_updates or int(ck.state["n_features_in"]) != self.n_features_in_:
+            raise ValueError(f"resume: {ck.path} is for {ck.state.get('n_updates')} updates / other data")
+        if ck.optimizer is None:
+            raise ValueError(f"resume: {ck.path} holds no optimizer state (saved for inference only)")
+        run = self._from_checkpoint(ck, dev)
+        optimizer.load_state_dict(ck.optimizer)
+        run.optimizer = optimizer
+        return run
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted detector (weights, config, feature config, scaler, threshold, version) atomically.
+
+        Read it back with :meth:`load`; the file is loaded with ``torch.load(weights_only=True)``, never
+        unpickled.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (parent folders are created).
+
+        Returns
+        -------
+        Path
+            The written file.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the detector is not fitted.
+        OSError
+            If the file cannot be written (an existing file is then left as it was).
+        """
+        check_is_fitted(self, "model_")
+        ema_max = getattr(self, "_ema_max", None)
+        run = TrainingProgress(self.history_, self.n_updates_, ema_max, self.frames_seen_, self.fit_seconds_)
+        return self._write(path, run)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> Any:
+        """A fitted detector from a checkpoint written by :meth:`save` or during training.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        device : "auto", "cpu" or "cuda"
+            Where the model goes (a checkpoint written on a GPU loads on the CPU).
+
+        Returns
+        -------
+        detector
+            With ``checkpoint_version_``, the adskit version that wrote the file.
+
+        Raises
+        ------
+        CheckpointError
+            Anything but an intact adskit checkpoint of this kind (pickled code is refused, not run).
+        ValueError
+            If the stored settings are not valid constructor arguments of this class.
+        """
+        ck = load_checkpoint(path, kind=cls._checkpoint_kind)
+        config = {k: tuple(v) if isinstance(v, list) else v for k, v in ck.config.items()}
+        try:
+            det = cls(**{**config, "device": device})
+        except TypeError as exc:
+            raise ValueError(f"{ck.path}: config does not match this {cls.__name__} ({exc})") from exc
+        det._check_params()
+        dev = resolve_device(device)
+        det._build_model(int(ck.state["n_features_in"]), dev)
+        det._from_checkpoint(ck, dev)
+        det.checkpoint_version_ = ck.adskit_version
+        return det

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._scaling import fit_scale
 from ..gmm import GaussianMixture
 from .base import BaseDetector
 
@@ -31,8 +32,8 @@ class GMMDetector(BaseDetector):
     max_iter, tol, reg_covar, n_init :
         EM settings, as :class:`adskit.gmm.GaussianMixture`.
     standardize : bool
-        Standardise each feature with the training mean and standard deviation before the GMM (a constant
-        feature gets scale 1). The score stays the negative log-density **of x in its own units**: the
+        Standardise each feature with the training mean and standard deviation (ddof 0) before the GMM (a
+        (near-)constant feature gets scale 1: :func:`adskit._scaling.fit_scale`). The score stays the negative log-density **of x in its own units**: the
         Jacobian term sum(ln scale_) is added, so scores with and without standardisation are comparable.
     random_state : int or None
         Seed of the GMM initialisation.
@@ -97,15 +98,20 @@ class GMMDetector(BaseDetector):
         Returns
         -------
         self
+            Fitted: ``gmm_``, ``mean_``/``scale_``, ``threshold_`` and ``offset_`` are set.
+
+        Raises
+        ------
+        ValueError
+            If ``rho`` is outside (0, 1), X is not a finite 2-D array with at least 2 rows, it has fewer rows
+            than ``n_components``, or a GMM parameter is invalid.
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         rho = float(self.rho)
         if not 0.0 < rho < 1.0:
             raise ValueError(f"rho: expected a false-positive rate in (0, 1), got {self.rho!r}")
         if self.standardize:
-            self.mean_ = X.mean(0)
-            sd = X.std(0)
-            self.scale_ = np.where(sd > 0, sd, 1.0)
+            self.mean_, self.scale_ = fit_scale(X, ddof=0)
         else:
             self.mean_ = np.zeros(X.shape[1])
             self.scale_ = np.ones(X.shape[1])
@@ -134,6 +140,13 @@ class GMMDetector(BaseDetector):
         Parameters
         ----------
         X : array-like [shape=(n, n_features)]
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If X has NaN or Inf, is not 2-D, or its width differs from the training data's.
         """
         check_is_fitted(self, "gmm_")
         X = validate_data(self, X, dtype=np.float64, reset=False)

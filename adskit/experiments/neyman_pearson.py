@@ -26,8 +26,7 @@ vectors as independent, and a clip-bootstrap interval, which does not) and per c
 if any of its vectors exceeds phi_rho; that rate is far above rho by construction, and is reported, not tested).
 The threshold used inside Algorithm 1 is always the paper's training phi_rho.
 
-Loading here is deliberately minimal (whole clips in memory, log-mel recomputed each run). The frame sampler
-and feature cache of ``adskit.audio.datasets`` can replace :func:`_clip_vectors` / :func:`load_np_data`.
+The data (reading, the calibration split, mixing, context vectors) is in :mod:`adskit.experiments.np_data`.
 """
 
 from __future__ import annotations
@@ -38,27 +37,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import matplotlib.pyplot as plt
 import numpy as np
-import torch
-from scipy import stats
-from tqdm.auto import tqdm
 
-from .._utils import atomic_write_json, atomic_write_text, check_positive, resolve_device, save_figure
-from ..audio import (
-    ANOMALY_GROUPS,
-    FeatureConfig,
-    LogMel,
-    ensure_synthetic,
-    frame_labels,
-    list_audio_files,
-    load_audio,
-    mix_at_ratio,
-    stack_context,
-)
-from ..detectors.np_vae import NPDetector
-from ..metrics import auc, precision_recall_f1, roc
-from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
-from .runs import Comparison, Experiment, Run, detector_param_names, register, split_overrides
+from .. import plots
+from .._utils import check_positive, save_figure
+from ..audio import FeatureConfig, ensure_synthetic
+from ..detectors.neyman_pearson import NPDetector
+from ..scores import clip_scores
+from ..threshold import NeymanPearsonThreshold
+from .np_data import NPData, clip_level_metrics, fpr_report, load_vectors, snr_metrics
+from .runs import Comparison, Experiment, Run, detector_param_names, make_records, register, split_overrides
 
 __all__ = [
     "METHODS",
@@ -68,16 +57,13 @@ __all__ = [
     "NPResult",
     "execute_np",
     "load_np_data",
+    "np_figures",
     "plan_np",
     "plot_np_roc",
-    "report_markdown",
     "run_neyman_pearson",
-    "write_neyman_pearson",
 ]
 
 METHODS = {"AE": "ae", "VAE": "vae", "PROP": "np"}
-GROUPS = ("sustained", "time_varying", "sudden")
-
 #: EUSIPCO 2017 Table I (spec §2.5): SNR -> method -> (precision, recall, F1); None where the text lost it
 PAPER_TABLE_I: dict[int, dict[str, tuple[float | None, float | None, float]]] = {
     -10: {"AE": (0.62, 0.98, 0.76), "VAE": (0.51, 0.94, 0.67), "PROP": (0.76, 0.91, 0.82)},
@@ -195,6 +181,13 @@ class NPConfig:
         return float(self.detector_params()["rho"])
 
     def validate(self) -> NPConfig:
+        """Check every setting and return self.
+
+        Raises
+        ------
+        ValueError
+            Naming the first setting that is out of range or inconsistent.
+        """
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ValueError(f"methods: expected some of {tuple(METHODS)}, got {self.methods!r}")
@@ -226,81 +219,11 @@ class NPConfig:
         return self
 
 
-@dataclass
-class NPData:
-    """Vectors of one comparison (each row a context vector of ``feature.dim`` log-mel values).
-
-    Attributes
-    ----------
-    train : np.ndarray [shape=(K_d, Q)]
-        D.
-    other : np.ndarray [shape=(K_o, Q)]
-        O.
-    test_normal : np.ndarray [shape=(N, Q)]
-        Every vector of the held-out normal clips (negatives).
-    positives : dict
-        ``(snr, group) -> (M, Q)`` vectors of mixtures inside the anomaly.
-    test_clips : list of (np.ndarray (T_i, Q), int)
-        Real labelled test clips (``test_dir``) and their labels (1 = anomalous); empty otherwise.
-    info : dict
-        Where the data came from and how many clips of each kind.
-    calibration : np.ndarray [shape=(K_c, Q)] or None
-        Vectors of the calibration clips: normal, held out from D by clip, for the calibrated phi_rho.
-    test_normal_clip : np.ndarray [shape=(N,)] or None
-        Index of the held-out normal clip each row of ``test_normal`` comes from (clip-level rates).
-    """
-
-    train: np.ndarray
-    other: np.ndarray
-    test_normal: np.ndarray
-    positives: dict[tuple[float, str], np.ndarray]
-    test_clips: list[tuple[np.ndarray, int]]
-    info: dict
-    calibration: np.ndarray | None = None
-    test_normal_clip: np.ndarray | None = None
-
-
-def _clip_vectors(y: np.ndarray, logmel: LogMel, frames: int) -> np.ndarray:
-    """Context vectors (T - frames + 1, frames * n_mels) of one waveform."""
-    with torch.inference_mode():
-        S = logmel(y)
-    return stack_context(S, frames).cpu().numpy()
-
-
-def _stack(clips: list[np.ndarray], logmel: LogMel, frames: int, stride: int, desc: str, progress: bool):
-    """Context vectors of every clip, concatenated, and the clip index of each row."""
-    out = [_clip_vectors(y, logmel, frames)[::stride] for y in tqdm(clips, desc=desc, disable=not progress)]
-    if not out:
-        raise ValueError(f"{desc}: no clips found")
-    ids = np.concatenate([np.full(len(v), i) for i, v in enumerate(out)])
-    return np.concatenate(out).astype(np.float32), ids
-
-
-def _calibration_split(clips: list[np.ndarray], fraction: float, seed: int) -> tuple[list, list]:
-    """(training clips, calibration clips): a seeded shuffle of whole clips, at least one of each."""
-    if len(clips) < 2:
-        raise ValueError(f"calibration_fraction: {len(clips)} normal training clip(s); need 2 to hold one out")
-    order = np.random.default_rng([seed, 2017, 1]).permutation(len(clips))
-    n_cal = min(max(1, int(round(fraction * len(clips)))), len(clips) - 1)
-    return [clips[i] for i in order[n_cal:]], [clips[i] for i in order[:n_cal]]
-
-
-def _group_of(name: str) -> str:
-    stem = Path(name).stem.lower()
-    for kind, group in ANOMALY_GROUPS.items():
-        if stem.startswith(kind):
-            return group
-    for group in GROUPS:
-        if stem.startswith(group):
-            return group
-    return "other"
-
-
-def _load_dir(folder: str, sr: int, what: str) -> list[tuple[Path, np.ndarray]]:
-    files = list_audio_files(folder)
-    if not files:
-        raise ValueError(f"{what}: no audio files (wav, flac, ogg) under {folder}")
-    return [(p, load_audio(p, sr=sr)[0]) for p in files]
+#: NPConfig fields that :func:`adskit.experiments.np_data.load_vectors` takes under the same name
+_DATA_FIELDS = (
+    *("machine", "normal_dir", "other_dir", "anomalies_dir", "test_dir", "snrs", "seed", "device"),
+    *("heldout_fraction", "calibration_fraction", "train_stride", "test_stride", "max_anomaly_fraction"),
+)
 
 
 def load_np_data(cfg: NPConfig, progress: bool = True) -> NPData:
@@ -309,146 +232,44 @@ def load_np_data(cfg: NPConfig, progress: bool = True) -> NPData:
     Parameters
     ----------
     cfg : NPConfig
+        Its folders, fractions, strides and seed go to :func:`adskit.experiments.np_data.load_vectors`; with
+        neither ``normal_dir`` nor ``data_dir`` the synthetic data set of its seed is made first.
     progress : bool
+        tqdm bars.
 
     Returns
     -------
     NPData
+        D, O, the calibration and test vectors and the mixtures' anomalous vectors.
+
+    Raises
+    ------
+    ValueError
+        On an invalid config or unusable data.
     """
     cfg.validate()
-    feat = FeatureConfig.preset(cfg.feature_preset)
-    logmel = LogMel(feat, device=resolve_device(cfg.device))
-    rng = np.random.default_rng([cfg.seed, 2017])
-    sources: dict[str, list[np.ndarray]] = {}
-    test_clips: list[tuple[np.ndarray, int]] = []
-    if cfg.normal_dir:
-        normal = [y for _, y in _load_dir(cfg.normal_dir, feat.sr, "normal_dir")]
-        order = rng.permutation(len(normal))
-        n_test = max(1, int(round(cfg.heldout_fraction * len(normal))))
-        if len(normal) - n_test < 1:
-            raise ValueError(f"normal_dir: {len(normal)} clip(s); need at least 2 to hold some out")
-        train_y = [normal[i] for i in order[n_test:]]
-        test_y = [normal[i] for i in order[:n_test]]
-        other_y = [y for _, y in _load_dir(cfg.other_dir, feat.sr, "other_dir")]
-        if cfg.anomalies_dir:
-            for p, y in _load_dir(cfg.anomalies_dir, feat.sr, "anomalies_dir"):
-                sources.setdefault(_group_of(p.name), []).append(y)
-        if cfg.test_dir:
-            for p, y in _load_dir(cfg.test_dir, feat.sr, "test_dir"):
-                name = p.name.lower()
-                if not name.startswith(("normal", "anomaly")):
-                    raise ValueError(f"test_dir: {p.name} is not DCASE-named (normal_* or anomaly_*)")
-                test_clips.append((_clip_vectors(y, logmel, feat.frames), int(name.startswith("anomaly"))))
-        info = {"source": "folders", "normal_dir": cfg.normal_dir, "other_dir": cfg.other_dir}
-    else:
-        import json
-
+    root = None
+    if not cfg.normal_dir:
         root = Path(cfg.data_dir) if cfg.data_dir else ensure_synthetic(cfg.synthetic_preset, cfg.seed, progress)
-        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-        files = manifest["files"]
-        machines = sorted({r["machine"] for r in files if r.get("machine")})
-        if cfg.machine not in machines:
-            raise ValueError(f"machine: expected one of {machines} (in {root}), got {cfg.machine!r}")
-
-        def read(recs):
-            return [load_audio(root / r["path"], sr=feat.sr)[0] for r in recs]
-
-        train_y = read([r for r in files if r.get("machine") == cfg.machine and r["split"] == "train"])
-        other_y = read([r for r in files if r.get("machine") not in (None, cfg.machine) and r["split"] == "train"])
-        test_y = read(
-            [r for r in files if r.get("machine") == cfg.machine and r["split"] == "test" and r["label"] == "normal"]
-        )
-        for r in files:
-            if r["split"] == "anomaly_source":
-                sources.setdefault(r["anomaly_group"], []).append(load_audio(root / r["path"], sr=feat.sr)[0])
-        info = {"source": "synthetic", "root": str(root), "machine": cfg.machine, "others": machines}
-    if not other_y:
-        raise ValueError("other_dir: the set O of other-machine sounds is empty")
-    train_y, cal_y = _calibration_split(train_y, float(cfg.calibration_fraction), cfg.seed)
-    train, _ = _stack(train_y, logmel, feat.frames, cfg.train_stride, "D (normal)", progress)
-    other, _ = _stack(other_y, logmel, feat.frames, cfg.train_stride, "O (other machines)", progress)
-    calibration, _ = _stack(cal_y, logmel, feat.frames, cfg.test_stride, "calibration (normal)", progress)
-    test_normal, test_ids = _stack(test_y, logmel, feat.frames, cfg.test_stride, "held-out normal", progress)
-    positives: dict[tuple[float, str], list[np.ndarray]] = {}
-    groups = [g for g in (*GROUPS, "other") if sources.get(g)]
-    for i, y in enumerate(tqdm(test_y, desc="mixtures", disable=not progress)):
-        for gi, g in enumerate(groups):
-            src = sources[g][int(rng.integers(len(sources[g])))]
-            src = src[: int(cfg.max_anomaly_fraction * y.size)]
-            pos = int(np.random.default_rng([cfg.seed, i, gi]).integers(0, y.size - src.size + 1))
-            for snr in cfg.snrs:
-                mix, span = mix_at_ratio(y, src, float(snr), position=pos)  # same place at every SNR
-                lab = frame_labels(span, y.size, feat)
-                vec = _clip_vectors(mix.astype(np.float32), logmel, feat.frames)
-                positives.setdefault((float(snr), g), []).append(vec[lab][:: cfg.test_stride])
-    pos = {k: np.concatenate(v).astype(np.float32) for k, v in positives.items()}
-    info.update(
-        n_train_clips=len(train_y),
-        n_calibration_clips=len(cal_y),
-        n_other_clips=len(other_y),
-        n_test_normal_clips=len(test_y),
-        anomaly_sources={g: len(sources[g]) for g in groups},
-        n_test_clips=len(test_clips),
-        feature=feat.to_dict(),
-        vectors={"D": len(train), "O": len(other), "calibration": len(calibration), "test_normal": len(test_normal)},
+    return load_vectors(
+        feature=FeatureConfig.preset(cfg.feature_preset),
+        root=root,
+        progress=progress,
+        **{k: getattr(cfg, k) for k in _DATA_FIELDS},
     )
-    return NPData(train, other, test_normal, pos, test_clips, info, calibration, test_ids)
-
-
-def _prf(res: dict) -> dict[str, float]:
-    return {k: float(res[k]) for k in ("precision", "recall", "f1", "fpr")}
 
 
 THRESHOLDS = ("calibrated", "training")
 
 
-def _fpr_report(
-    thr: NeymanPearsonThreshold, s_neg: np.ndarray, clip_ids: np.ndarray | None, seed: int, n_boot: int = 2000
-) -> dict:
-    """Realised FPR of a fitted phi_rho on held-out normal scores, per vector and per clip.
-
-    Vector level: :meth:`NeymanPearsonThreshold.check` (Clopper-Pearson, vectors as independent) plus a 95 %
-    percentile interval from resampling whole clips (``boot_low``/``boot_high``; overlapping vectors of a clip
-    are dependent, so this one is the honest width). Clip level: a clip is a false alarm if any of its vectors
-    exceeds phi_rho (``clip_fpr`` with its Clopper-Pearson interval).
-    """
-    out = {**thr.check(s_neg), "threshold": float(thr.threshold_), "n_fit": thr.n_fit_}
-    if clip_ids is None:
-        return out
-    alarm = s_neg > thr.threshold_
-    clips = np.unique(clip_ids)
-    n_fp = np.array([alarm[clip_ids == c].sum() for c in clips])
-    n_v = np.array([(clip_ids == c).sum() for c in clips])
-    idx = np.random.default_rng([seed, 3]).integers(0, clips.size, (n_boot, clips.size))
-    boot = n_fp[idx].sum(1) / n_v[idx].sum(1)
-    k = int((n_fp > 0).sum())
-    ci = stats.binomtest(k, clips.size).proportion_ci(confidence_level=0.95, method="exact")
-    out.update(
-        boot_low=float(np.quantile(boot, 0.025)),
-        boot_high=float(np.quantile(boot, 0.975)),
-        n_clips=int(clips.size),
-        n_clip_alarms=k,
-        clip_fpr=k / clips.size,
-        clip_ci_low=float(ci.low),
-        clip_ci_high=float(ci.high),
-    )
-    return out
-
-
-def _thin_roc(y: np.ndarray, s: np.ndarray, n: int = 200) -> dict[str, list[float]]:
-    fpr, tpr, _ = roc(y, s)
-    idx = np.unique(np.linspace(0, fpr.size - 1, min(n, fpr.size)).round().astype(int))
-    return {"fpr": fpr[idx].tolist(), "tpr": tpr[idx].tolist()}
-
-
 @dataclass
 class NPResult:
-    """What :func:`run_neyman_pearson` returns (and writes as ``neyman_pearson.json``).
+    """What :func:`run_neyman_pearson` returns.
 
     ``metrics[method][snr]`` holds ``oracle``, ``at_phi`` (at the calibrated phi_rho) and ``at_phi_train``
     (at the paper's training phi_rho), each precision, recall, F1, FPR; ``auc``, ``auc_by_group`` and ``roc``
     (thinned fpr, tpr). ``fpr_check[method]["calibrated" | "training"]`` is the realised FPR of that phi_rho
-    on the held-out normal vectors and clips (see :func:`_fpr_report`). ``fpr_tolerance`` is the stated
+    on the held-out normal vectors and clips (see :func:`adskit.experiments.np_data.fpr_report`). ``fpr_tolerance`` is the stated
     tolerance of the promise: |vector-level FPR at the calibrated phi_rho - rho| <= 0.025 (half of rho = 0.05).
     """
 
@@ -460,7 +281,6 @@ class NPResult:
     clip_metrics: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     fpr_tolerance: float = 0.025
-    files: dict[str, str] = field(default_factory=dict)
 
     def snrs(self) -> list[str]:
         return list(next(iter(self.metrics.values())))
@@ -542,7 +362,6 @@ def _train(method: str, cfg: NPConfig, data: NPData, progress: bool) -> NPDetect
 
 def run_neyman_pearson(
     config: NPConfig | None = None,
-    out_dir: str | Path | None = None,
     progress: bool = True,
     data: NPData | None = None,
 ) -> NPResult:
@@ -552,8 +371,6 @@ def run_neyman_pearson(
     ----------
     config : NPConfig or None
         None = :meth:`NPConfig.quick`.
-    out_dir : str, Path or None
-        If given, writes ``neyman_pearson.json``, ``np_roc.png`` and ``neyman_pearson.md`` there.
     progress : bool
         tqdm bars.
     data : NPData or None
@@ -562,6 +379,11 @@ def run_neyman_pearson(
     Returns
     -------
     NPResult
+
+    Raises
+    ------
+    ValueError
+        On an invalid config or unusable data, or ``data`` without calibration vectors.
     """
     cfg = (config or NPConfig.quick()).validate()
     t0 = time.perf_counter()
@@ -582,41 +404,19 @@ def run_neyman_pearson(
             raise ValueError("data: no calibration vectors; build NPData with load_np_data")
         thr = NeymanPearsonThreshold(cfg.rho).fit(det.calibrate(cal).anomaly_score(cal))
         fpr_check[method] = {
-            "calibrated": _fpr_report(thr, s_neg, data.test_normal_clip, cfg.seed),
-            "training": _fpr_report(thr_train, s_neg, data.test_normal_clip, cfg.seed),
+            "calibrated": fpr_report(thr, s_neg, data.test_normal_clip, cfg.seed),
+            "training": fpr_report(thr_train, s_neg, data.test_normal_clip, cfg.seed),
         }
         per_snr: dict[str, dict] = {}
         for snr in cfg.snrs:
-            keys = [k for k in data.positives if k[0] == float(snr)]
-            s_pos = {k[1]: det.anomaly_score(data.positives[k]) for k in keys}
-            s = np.concatenate([s_neg, *s_pos.values()])
-            y = np.r_[np.zeros(s_neg.size), np.ones(s.size - s_neg.size)].astype(int)
-            best = MaxMeanPRFThreshold().fit(s, y)
-            at_phi = precision_recall_f1(y, s > thr.threshold_)
-            at_phi_train = precision_recall_f1(y, s > thr_train.threshold_)
-            oracle = precision_recall_f1(y, s > best.threshold_)
-            per_snr[f"{float(snr):g}"] = {
-                "oracle": {**_prf(oracle), "threshold": best.threshold_},
-                "at_phi": _prf(at_phi),
-                "at_phi_train": _prf(at_phi_train),
-                "auc": auc(y, s),
-                "auc_by_group": {
-                    g: auc(np.r_[np.zeros(s_neg.size), np.ones(v.size)], np.r_[s_neg, v]) for g, v in s_pos.items()
-                },
-                "n_positive": int(y.sum()),
-                "n_negative": int(s_neg.size),
-                "roc": _thin_roc(y, s),
-            }
+            s_pos = {k[1]: det.anomaly_score(data.positives[k]) for k in data.positives if k[0] == float(snr)}
+            per_snr[f"{float(snr):g}"] = snr_metrics(s_neg, s_pos, thr.threshold_, thr_train.threshold_)
         metrics[method] = per_snr
         if data.test_clips:
-            cs = np.array([det.anomaly_score(v).mean() for v, _ in data.test_clips])
+            cs = clip_scores([det.anomaly_score(v) for v, _ in data.test_clips], "mean")
             cy = np.array([lab for _, lab in data.test_clips])
             if 0 < cy.sum() < cy.size:
-                best = MaxMeanPRFThreshold().fit(cs, cy)
-                clip_metrics[method] = {
-                    "auc": auc(cy, cs),
-                    "oracle": _prf(precision_recall_f1(cy, cs > best.threshold_)),
-                }
+                clip_metrics[method] = clip_level_metrics(cs, cy)
         training[method] = {
             "fit_seconds": fit_seconds,
             "n_steps": det.n_steps_,
@@ -624,7 +424,7 @@ def run_neyman_pearson(
             "acceptance_rate": det.acceptance_rate_,
             "final": {k: float(np.mean(v[-50:])) for k, v in det.history_.items()},
         }
-    res = NPResult(
+    return NPResult(
         metrics=metrics,
         fpr_check=fpr_check,
         config={**asdict(cfg), "rho": cfg.rho, "detector_params": cfg.detector_params()},
@@ -633,111 +433,14 @@ def run_neyman_pearson(
         clip_metrics=clip_metrics,
         seconds=time.perf_counter() - t0,
     )
-    if out_dir is not None:
-        write_neyman_pearson(res, out_dir)
-    return res
 
 
 def plot_np_roc(res: NPResult, axes=None):
-    """Fig. 3: ROC curves of each method, one panel per SNR; the dotted line marks FPR = rho."""
-    import matplotlib.pyplot as plt
+    """Fig. 3: ROC curves of each method, one panel per SNR; the dotted line marks FPR = rho.
 
-    from ..plots import plot_roc
-
-    snrs = res.snrs()
-    if axes is None:
-        fig, axes = plt.subplots(1, len(snrs), figsize=(3.6 * len(snrs), 3.6), squeeze=False)
-        axes = axes[0]
-    fig = np.ravel(axes)[0].figure
-    for ax, snr in zip(np.ravel(axes), snrs, strict=False):
-        curves = {
-            f"{m} (AUC {res.metrics[m][snr]['auc']:.2f})": (
-                np.asarray(res.metrics[m][snr]["roc"]["fpr"]),
-                np.asarray(res.metrics[m][snr]["roc"]["tpr"]),
-            )
-            for m in res.metrics
-        }
-        plot_roc(curves, ax=ax, title=f"{snr} dB")
-        ax.axvline(float(res.config["rho"]), color="0.5", ls=":", lw=0.8)
-    fig.tight_layout()
-    return fig
-
-
-def write_neyman_pearson(res: NPResult, out_dir: str | Path) -> dict[str, str]:
-    """Write ``neyman_pearson.json``, ``np_roc.png`` and ``neyman_pearson.md`` into ``out_dir``."""
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig = plot_np_roc(res)
-    files = {"roc": str(save_figure(fig, out / "np_roc.png", dpi=110))}
-    plt.close(fig)
-    payload = {
-        "metrics": res.metrics,
-        "fpr_check": res.fpr_check,
-        "fpr_tolerance": res.fpr_tolerance,
-        "pattern": res.pattern(),
-        "paper": {str(k): v for k, v in PAPER_TABLE_I.items()},
-        "clip_metrics": res.clip_metrics,
-        "training": res.training,
-        "data": res.data_info,
-        "config": res.config,
-        "seconds": res.seconds,
-    }
-    files["json"] = str(atomic_write_json(out / "neyman_pearson.json", payload))
-    files["md"] = str(atomic_write_text(out / "neyman_pearson.md", report_markdown(res)))
-    res.files = files
-    return files
-
-
-def report_markdown(res: NPResult) -> str:
-    """The Markdown section of the report (tables, pattern, settings, timings)."""
-    c = {**res.config, **res.config.get("detector_params", {})}
-    settings = (
-        f"mode {c['mode']}; data {res.data_info.get('source')} ({res.data_info.get('machine', '')}); "
-        f"hidden {tuple(c['hidden'])}, D = {c['latent_dim']}, batch {c['batch_size']}, rho = {c['rho']}, "
-        f"GMM C = {c['n_components']} diag (variance floor {c['reg_covar']:g}"
-        f"{' x mean feature variance' if c.get('reg_covar_relative') else ''}"
-        f"{', on standardised features' if c.get('standardize_features') else ''}); "
-        f"PROP's sigmoid slope {c.get('slope', 1.0)}; PROP's VAE step on "
-        f"{'O' if c['vae_data'] == 'other' else 'D and O'}; steps {c['n_steps'] or '500 epochs'}, GMM/phi_rho refresh every "
-        f"{c['em_every']} step(s) on {c['n_em_vectors'] or 'all'} normal vectors ({c['em_iter']} EM iteration); "
-        f"vector strides train {c['train_stride']} / test {c['test_stride']}; calibration split "
-        f"{c.get('calibration_fraction')} of the normal training clips; seed {c['seed']}"
-    )
-    vec = res.data_info.get("vectors", {})
-    timing = "; ".join(
-        f"{m} {t['fit_seconds']:.0f} s"
-        + (f" (Algorithm 2 acceptance {t['acceptance_rate']:.3f})" if np.isfinite(t["acceptance_rate"]) else "")
-        for m, t in res.training.items()
-    )
-    parts = [
-        "## Neyman-Pearson feature extractor (EUSIPCO 2017, Table I)\n",
-        "Precision / recall / F1 per SNR at the paper's rule (the oracle threshold maximising mean(P, R, F1) on "
-        "the test vectors), at the calibrated phi_rho (the deployed threshold, fitted on held-out calibration "
-        "clips of normal data) and at the training phi_rho (the paper's, fitted on the in-sample scores of D). The "
-        "paper used a private engine recording; its numbers are shown for the pattern only.\n",
-        res.table_markdown(),
-        "\nRealised false-positive rate of each phi_rho on the held-out normal test clips. Vector level, against "
-        "rho: the Clopper-Pearson CI treats vectors as independent (neighbouring vectors overlap, so it is too "
-        "narrow); the clip bootstrap resamples whole clips. Clip level: a clip counts as a false alarm if any of "
-        "its vectors exceeds phi_rho, so that rate is far above rho by construction (a clip-level promise needs a "
-        f"threshold on clip scores). Tolerance of the promise: |vector FPR at the calibrated phi_rho - rho| <= "
-        f"{res.fpr_tolerance:g}.\n",
-        res.fpr_markdown(),
-        "\n" + "\n".join(f"- {k}: {'yes' if v else 'NO'}" for k, v in res.pattern().items()),
-        f"\n\n![ROC curves per SNR](np_roc.png)\n\n- settings: {settings}",
-        f"- vectors: D {vec.get('D')} ({res.data_info.get('n_train_clips')} clips), O {vec.get('O')}, calibration "
-        f"{vec.get('calibration')} ({res.data_info.get('n_calibration_clips')} clips), held-out normal "
-        f"{vec.get('test_normal')} ({res.data_info.get('n_test_normal_clips')} clips)",
-        f"- training: {timing}; total {res.seconds:.0f} s",
-    ]
-    if res.clip_metrics:
-        parts.append(
-            "- labelled test clips (clip score = mean vector score): "
-            + "; ".join(f"{m} AUC {v['auc']:.3f}, F1 {v['oracle']['f1']:.2f}" for m, v in res.clip_metrics.items())
-        )
-    return "\n".join(parts) + "\n"
+    :func:`adskit.plots.plot_roc_per_snr` of ``res.metrics``; returns the Figure.
+    """
+    return plots.plot_roc_per_snr(res.metrics, float(res.config["rho"]), axes=axes)
 
 
 # ------------------------------------------------------------------------------------------ the shell's unit
@@ -755,7 +458,13 @@ def _model_label(cfg: NPConfig) -> str:
 
 
 def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:
-    """One run per (seed, method); the synthetic data set of each seed is made here, so workers only read it."""
+    """One run per (seed, method); the synthetic data set of each seed is made here, so workers only read it.
+
+    Raises
+    ------
+    ValueError
+        On an invalid config (:meth:`NPConfig.validate`).
+    """
     cfg = config.validate()
     runs = []
     for seed in seeds:
@@ -776,32 +485,23 @@ def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> l
 
 def execute_np(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool) -> dict:
     """Train and evaluate one method on one seed: AUC, F1 (oracle and at phi_rho) and TPR per SNR, FPR at phi_rho."""
-    res = run_neyman_pearson(run.config, out_dir=None, progress=progress)
-    lab = run.labels
+    res = run_neyman_pearson(run.config, progress=progress)
     (method,) = run.config.methods
-    recs = []
-    for snr, m in res.metrics[method].items():
+    rows = [
+        (f"{snr} dB", metric, float(value))
+        for snr, m in res.metrics[method].items()
         for metric, value in (
             ("auc", m["auc"]),
             ("f1_oracle", m["oracle"]["f1"]),
             ("f1_at_phi", m["at_phi"]["f1"]),
             ("tpr_at_phi", m["at_phi"]["recall"]),
-        ):
-            recs.append({**lab, "experiment": "np", "condition": f"{snr} dB", "metric": metric, "value": float(value)})
-    chk = res.fpr_check[method]["calibrated"]
-    recs.append({**lab, "experiment": "np", "condition": "normal", "metric": "fpr_at_phi", "value": float(chk["fpr"])})
-    if method in res.clip_metrics:
-        recs.append(
-            {
-                **lab,
-                "experiment": "np",
-                "condition": "test clips",
-                "metric": "auc",
-                "value": res.clip_metrics[method]["auc"],
-            }
         )
+    ]
+    rows.append(("normal", "fpr_at_phi", float(res.fpr_check[method]["calibrated"]["fpr"])))
+    if method in res.clip_metrics:
+        rows.append(("test clips", "auc", res.clip_metrics[method]["auc"]))
     return {
-        "records": recs,
+        "records": make_records(run, rows),
         "metrics": res.metrics,
         "fpr_check": res.fpr_check,
         "training": res.training,
@@ -812,8 +512,6 @@ def execute_np(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool
 
 def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
     """Fig. 3 (ROC per SNR) of the lowest seed."""
-    import matplotlib.pyplot as plt
-
     if not results:
         return {}
     seed = min(int(r["labels"]["seed"]) for r in results)
@@ -821,15 +519,7 @@ def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
     for r in results:
         if int(r["labels"]["seed"]) == seed:
             metrics.update(r["metrics"])
-    order = [m for m in METHODS if m in metrics]
-    res = NPResult(
-        metrics={m: metrics[m] for m in order},
-        fpr_check={},
-        config={"rho": results[0]["rho"]},
-        data_info={},
-        training={},
-    )
-    fig = plot_np_roc(res)
+    fig = plots.plot_roc_per_snr({m: metrics[m] for m in METHODS if m in metrics}, float(results[0]["rho"]))
     fig.suptitle(f"ROC per SNR (seed {seed})", fontsize=10)
     path = save_figure(fig, out / "np_roc.png", dpi=100)
     plt.close(fig)

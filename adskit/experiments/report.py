@@ -16,16 +16,17 @@ in the paper's direction, "reversed" when it excludes 0 the other way, otherwise
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
 from .._utils import atomic_write_json, atomic_write_text, save_figure
+from ..plots import plot_cells, plot_comparisons
 from .runs import get_experiment, load_run
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "collect_results",
     "compare",
     "mean_interval",
+    "spread_sentence",
     "summarize",
     "summary_markdown",
     "verdict",
@@ -310,8 +312,6 @@ def write_report(
     FileNotFoundError
         If no complete run is found.
     """
-    from ..plots import plot_cells, plot_comparisons
-
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
     out = Path(out_dir if out_dir is not None else folders[0])
@@ -323,9 +323,7 @@ def write_report(
     summary["failed"] = list(failed)
     summary["bad_files"] = _bad_files(results)
     files: dict[str, Path] = {}
-    files["json"] = atomic_write_json(out / "summary.json", json.loads(json.dumps(summary, default=float)))
-    import matplotlib.pyplot as plt
-
+    files["json"] = atomic_write_json(out / "summary.json", summary)
     figs: dict[str, Path] = {}
     for exp in sorted({c["experiment"] for c in summary["cells"]}):
         try:

@@ -19,18 +19,18 @@ A record is one number: ``{"experiment", "machine", "model", "cost", "condition"
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import inspect
 import json
 import os
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._utils import atomic_write_json, seed_everything
+from .._utils import atomic_write_json, seed_everything, settings_hash, to_jsonable
 
 __all__ = [
     "RECORD_FIELDS",
@@ -44,6 +44,7 @@ __all__ = [
     "get_experiment",
     "list_experiments",
     "load_run",
+    "make_records",
     "register",
     "run_folder",
 ]
@@ -53,28 +54,12 @@ RECORD_FIELDS = ("experiment", "machine", "model", "cost", "condition", "metric"
 _NOT_HASHED = frozenset({"device", "progress"})
 
 
-def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        obj = dataclasses.asdict(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return obj.item()
-    return obj
-
-
 #: detector parameters an experiment sets itself (per run), never taken from a config's ``detector`` mapping
 EXPERIMENT_OWNED = frozenset({"cost", "extractor", "random_state", "device", "progress"})
 
 
 def detector_param_names(detector_cls: type) -> frozenset[str]:
     """Keyword arguments of a detector's ``__init__`` that a config may pass through (scikit-learn's params)."""
-    import inspect
-
     sig = inspect.signature(detector_cls.__init__)
     return frozenset(n for n in sig.parameters if n != "self") - EXPERIMENT_OWNED
 
@@ -118,10 +103,10 @@ def split_overrides(
 
 def config_hash(config: Any, n: int = 10) -> str:
     """SHA-256 (first ``n`` hex digits) of a config's JSON, without the device and progress settings."""
-    d = _jsonable(config)
+    d = to_jsonable(config)
     if isinstance(d, dict):
         d = {k: v for k, v in d.items() if k not in _NOT_HASHED}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
+    return settings_hash(d, n)
 
 
 @dataclass(frozen=True)
@@ -205,7 +190,9 @@ def register(exp: Experiment) -> Experiment:
 
 
 def _load_builtins() -> None:
-    from . import neyman_pearson, sound, verification  # noqa: F401  (each registers itself)
+    # function-local: each experiment module imports this one (to register itself), so a top-level import
+    # would be an import circle
+    from . import neyman_pearson, sound, verification  # noqa: F401
 
 
 def get_experiment(name: str) -> Experiment:
@@ -297,12 +284,12 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
     result.update(
         experiment=run.experiment,
         key=run.key,
-        labels=_jsonable(run.labels),
-        config=_jsonable(run.config),
+        labels=to_jsonable(run.labels),
+        config=to_jsonable(run.config),
         seconds=time.perf_counter() - t0,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
-    result = _jsonable(result)
+    result = to_jsonable(result)
     atomic_write_json(partial / "run.json", result)
     try:
         os.replace(partial, final)
@@ -312,6 +299,14 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
         shutil.rmtree(partial, ignore_errors=True)
         return load_run(final)
     return {**result, "_folder": str(final)}
+
+
+def make_records(run: Run, rows: Iterable[tuple[str, str, Any]]) -> list[dict]:
+    """The records of ``run``: one per ``(condition, metric, value)`` row, with the run's labels and experiment."""
+    return [
+        {**run.labels, "experiment": run.experiment, "condition": cond, "metric": metric, "value": value}
+        for cond, metric, value in rows
+    ]
 
 
 def error_text(exc: BaseException) -> str:

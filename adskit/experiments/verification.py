@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from .._utils import atomic_write_json, atomic_write_text, check_positive, save_figure
+from .._utils import check_positive, save_figure
 from ..detectors import AEDetector
 from ..metrics import boltzmann_density, grid_points, kl_divergence, normalize_density
-from .runs import Comparison, Experiment, Run, register
+from ..plots import plot_grid_maps
+from .runs import Comparison, Experiment, Run, make_records, register
 
 __all__ = [
     "PAPER_TABLE1",
@@ -42,7 +44,13 @@ METHODS = ("RE", "SNP", "BU")
 
 
 def make_ring_data(n: int, r_min: float, r_max: float, random_state: int | np.random.Generator = 0) -> np.ndarray:
-    """Points (r cos t, r sin t) with r ~ U(r_min, r_max), t ~ U(0, 2 pi); shape (n, 2), float32."""
+    """Points (r cos t, r sin t) with r ~ U(r_min, r_max), t ~ U(0, 2 pi); shape (n, 2), float32.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is below 1, or ``0 <= r_min < r_max`` does not hold.
+    """
     if int(n) < 1:
         raise ValueError(f"n: expected a positive number of points, got {n!r}")
     if not 0 <= r_min < r_max:
@@ -102,6 +110,13 @@ class VerificationConfig:
     device: str = "auto"
 
     def validate(self) -> VerificationConfig:
+        """Check every setting and return self.
+
+        Raises
+        ------
+        ValueError
+            Naming the first setting that is out of range or inconsistent.
+        """
         bad = [c for c in self.costs if c not in METHODS]
         if bad or not self.costs:
             raise ValueError(f"costs: expected some of {METHODS}, got {list(self.costs)}")
@@ -119,7 +134,7 @@ class VerificationConfig:
 
 @dataclass
 class VerificationResult:
-    """What :func:`run_verification` returns (and writes as ``verification.json``)."""
+    """What :func:`run_verification` returns."""
 
     kld: dict[str, dict[str, float]]
     config: dict
@@ -131,7 +146,6 @@ class VerificationResult:
     train_normal: np.ndarray = field(repr=False)
     train_anomalous: np.ndarray = field(repr=False)
     seconds: float = 0.0
-    files: dict[str, str] = field(default_factory=dict)
 
     def table_markdown(self) -> str:
         """Table 1 beside the paper's values."""
@@ -181,15 +195,27 @@ def _train(method: str, cfg: VerificationConfig, xn: np.ndarray, xa: np.ndarray,
     return det.fit(xn, X_anomalous=None if method == "RE" else xa)
 
 
-def run_verification(
-    config: VerificationConfig | None = None,
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-) -> VerificationResult:
+def run_verification(config: VerificationConfig | None = None, progress: bool = True) -> VerificationResult:
     """Train RE, SNP and BU on the 2-D data and compute Figures 2-3 and Table 1.
 
-    Writes (when ``out_dir`` is given) ``verification.json``, ``fig2_q.png``, ``fig3_A.png`` and
-    ``verification.md``. Same config (seed included) -> same numbers.
+    Same config (seed included) -> same numbers. ``adskit verify`` runs one (seed, cost) per call through
+    :func:`execute_verification` and writes the result folders, the report and the figures.
+
+    Parameters
+    ----------
+    config : VerificationConfig, optional
+        Default: ``VerificationConfig()``.
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    VerificationResult
+
+    Raises
+    ------
+    ValueError
+        On an invalid config (the message names the field).
     """
     cfg = (config or VerificationConfig()).validate()
     t0 = time.perf_counter()
@@ -206,7 +232,7 @@ def run_verification(
         q = boltzmann_density(a)
         scores[method], qs[method] = a.reshape(n, n), q.reshape(n, n)
         kld[method] = {"p": kl_divergence(p, q), "uniform": kl_divergence(pu, q)}
-    res = VerificationResult(
+    return VerificationResult(
         kld=kld,
         config=asdict(cfg),
         grid=centres,
@@ -218,47 +244,6 @@ def run_verification(
         train_anomalous=xa,
         seconds=time.perf_counter() - t0,
     )
-    if out_dir is not None:
-        write_verification(res, out_dir)
-    return res
-
-
-def write_verification(res: VerificationResult, out_dir: str | Path) -> dict[str, str]:
-    """Write ``verification.json``, the two figures and a Markdown table into ``out_dir``."""
-    from ..plots import plot_grid_maps
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    lim = res.config["grid_lim"]
-    f2 = plot_grid_maps(res.q, lim, title="Figure 2: q(x) = exp(-A(x)) / Z on the grid", kind="q")
-    f3 = plot_grid_maps(res.scores, lim, title="Figure 3: anomaly score A(x)", kind="A")
-    files = {
-        "fig2": str(save_figure(f2, out / "fig2_q.png", dpi=110)),
-        "fig3": str(save_figure(f3, out / "fig3_A.png", dpi=110)),
-    }
-    import matplotlib.pyplot as plt
-
-    plt.close(f2)
-    plt.close(f3)
-    payload = {
-        "kld": res.kld,
-        "paper": PAPER_TABLE1,
-        "pattern": res.pattern(),
-        "config": res.config,
-        "seconds": res.seconds,
-    }
-    files["json"] = str(atomic_write_json(out / "verification.json", payload))
-    md = (
-        "## 2-D verification (Table 1)\n\n"
-        + res.table_markdown()
-        + "\n\n"
-        + "\n".join(f"- {k}: {'reproduced' if v else 'NOT reproduced'}" for k, v in res.pattern().items())
-        + f"\n- run time: {res.seconds:.1f} s; settings: {res.config}\n"
-        + "\n![Figure 2: q(x) on the grid](fig2_q.png)\n\n![Figure 3: A(x) on the grid](fig3_A.png)\n"
-    )
-    files["md"] = str(atomic_write_text(out / "verification.md", md))
-    res.files = files
-    return files
 
 
 # ------------------------------------------------------------------------------------------ the shell's unit
@@ -273,7 +258,13 @@ COMPARISONS = (
 
 
 def plan_verification(config: VerificationConfig, seeds: Sequence[int]) -> list[Run]:
-    """One run per (seed, cost); the three costs of a seed start from the same initial parameters."""
+    """One run per (seed, cost); the three costs of a seed start from the same initial parameters.
+
+    Raises
+    ------
+    ValueError
+        On an invalid config (:meth:`VerificationConfig.validate`).
+    """
     cfg = config.validate()
     model = "ae-" + "-".join(str(int(w)) for w in cfg.widths)
     return [
@@ -289,21 +280,15 @@ def plan_verification(config: VerificationConfig, seeds: Sequence[int]) -> list[
 
 def execute_verification(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool) -> dict:
     """Train one cost on one seed; records ``kl_p`` and ``kl_uniform``; keeps A on the grid (``grid.npz``)."""
-    res = run_verification(run.config, out_dir=None, progress=progress)
+    res = run_verification(run.config, progress=progress)
     (cost,) = run.config.costs
-    lab = run.labels
-    recs = [
-        {**lab, "experiment": "verify", "condition": "grid", "metric": f"kl_{k}", "value": float(v)}
-        for k, v in res.kld[cost].items()
-    ]
+    recs = make_records(run, [("grid", f"kl_{k}", float(v)) for k, v in res.kld[cost].items()])
     np.savez_compressed(folder / "grid.npz", A=res.scores[cost].astype(np.float32), grid=res.grid)
     return {"records": recs, "kld": res.kld[cost]}
 
 
 def verification_figures(results: list[dict], out: Path) -> dict[str, Path]:
     """Figures 2 and 3 of the lowest seed that has all three costs."""
-    from ..plots import plot_grid_maps
-
     by_seed: dict[int, dict[str, dict]] = {}
     for r in results:
         by_seed.setdefault(int(r["labels"]["seed"]), {})[r["labels"]["cost"]] = r
@@ -318,8 +303,6 @@ def verification_figures(results: list[dict], out: Path) -> dict[str, Path]:
     lim = float(by_seed[seed]["RE"]["config"]["grid_lim"])
     q = {m: boltzmann_density(a.ravel()).reshape(a.shape) for m, a in scores.items()}
     files = {}
-    import matplotlib.pyplot as plt
-
     for name, maps, kind, title in (
         ("verify_fig2_q", q, "q", f"Figure 2: q(x) = exp(-A(x)) / Z (seed {seed})"),
         ("verify_fig3_A", scores, "A", f"Figure 3: anomaly score A(x) (seed {seed})"),

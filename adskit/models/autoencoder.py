@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "Autoencoder", "glorot_init_"]
+from ._layers import ACTIVATIONS, check_sizes, glorot_init_, mlp
 
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
-
-
-def glorot_init_(module: nn.Module, seed: int | None = None) -> nn.Module:
-    """Glorot (Xavier) uniform weights and zero biases for every ``nn.Linear`` in ``module``, in order.
-
-    With a ``seed`` the initialisation is drawn from its own ``torch.Generator``, so two models built with
-    the same seed start from identical parameters (the papers compare RE, SNP and BU from the same start),
-    without touching torch's global random state.
-    """
-    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            fan_out, fan_in = m.weight.shape
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-            with torch.no_grad():
-                w = torch.empty(m.weight.shape).uniform_(-bound, bound, generator=gen)
-                m.weight.copy_(w)
-                if m.bias is not None:
-                    m.bias.zero_()
-    return module
-
-
-def _block(d_in: int, d_out: int, activation: str, batchnorm: bool) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Linear(d_in, d_out)]
-    if batchnorm:
-        layers.append(nn.BatchNorm1d(d_out))
-    layers.append(ACTIVATIONS[activation]())
-    return layers
+__all__ = ["ACTIVATIONS", "Autoencoder", "glorot_init_"]  # ACTIVATIONS, glorot_init_: re-exported from _layers
 
 
 class Autoencoder(nn.Module):
@@ -55,6 +26,11 @@ class Autoencoder(nn.Module):
     activation : "sigmoid" (2-D experiment), "relu" (audio), "tanh" or "elu"
     batchnorm : bool, BatchNorm1d after every hidden and bottleneck layer (the DCASE 2020 baseline)
     seed : int or None, seed of the Glorot initialisation
+
+    Raises
+    ------
+    ValueError
+        If ``input_dim``, ``latent_dim`` or a hidden width is below 1, or ``activation`` is unknown.
 
     Examples
     --------
@@ -76,27 +52,15 @@ class Autoencoder(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if int(input_dim) < 1:
-            raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim: expected a positive integer, got {latent_dim!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        hidden = [int(h) for h in hidden]
-        if any(h < 1 for h in hidden):
-            raise ValueError(f"hidden: widths must be positive integers, got {hidden}")
+        hidden = check_sizes(input_dim, latent_dim, hidden, activation)
         dec = list(reversed(hidden)) if decoder_hidden is None else [int(h) for h in decoder_hidden]
         enc_sizes = [int(input_dim), *hidden, int(latent_dim)]
         dec_sizes = [int(latent_dim), *dec]
-        enc: list[nn.Module] = []
-        decl: list[nn.Module] = []
         # nn.Linear draws a default init from the global RNG; fork it so building a model never shifts
         # the caller's random stream (our own Glorot init below uses its own generator).
         with torch.random.fork_rng(devices=[]):
-            for a, b in zip(enc_sizes[:-1], enc_sizes[1:], strict=True):
-                enc += _block(a, b, activation, batchnorm)
-            for a, b in zip(dec_sizes[:-1], dec_sizes[1:], strict=True):
-                decl += _block(a, b, activation, batchnorm)
+            enc = mlp(enc_sizes, activation, batchnorm=batchnorm)
+            decl = mlp(dec_sizes, activation, batchnorm=batchnorm)
             decl.append(nn.Linear(dec_sizes[-1], int(input_dim)))
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*decl)

@@ -1,6 +1,6 @@
 """Variational autoencoder of the Neyman-Pearson feature extractor (EUSIPCO 2017 eqs 1-3, 18-20).
 
-Pure ``nn.Module``s: forward only, no training loop, no I/O (the loop is in :mod:`adskit.detectors.np_vae`).
+Pure ``nn.Module``s: forward only, no training loop, no I/O (the loop is in :mod:`adskit.detectors.neyman_pearson`).
 
 * :class:`GaussianEncoder` is the feature extractor F: x (Q,) -> (f, ln sigma^2), each (D,). The mean ``f``
   is the acoustic feature used for detection (eq 1); ``ln sigma^2`` feeds the reparameterisation of eq 19.
@@ -18,38 +18,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .autoencoder import ACTIVATIONS, glorot_init_
+from ._layers import check_dropout, check_sizes, glorot_init_, mlp
 
 __all__ = ["GaussianEncoder", "VAE"]
-
-
-def _check_sizes(input_dim: int, latent_dim: int, hidden: Sequence[int], activation: str) -> list[int]:
-    if int(input_dim) < 1:
-        raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
-    if int(latent_dim) < 1:
-        raise ValueError(f"latent_dim: expected a positive integer, got {latent_dim!r}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    widths = [int(h) for h in hidden]
-    if any(h < 1 for h in widths):
-        raise ValueError(f"hidden: widths must be positive integers, got {widths}")
-    return widths
-
-
-def _check_p(p: float, name: str) -> float:
-    p = float(p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"{name}: expected a dropout probability in [0, 1), got {p!r}")
-    return p
-
-
-def _mlp(sizes: list[int], activation: str, dropout: float) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-    return layers
 
 
 class GaussianEncoder(nn.Module):
@@ -67,6 +38,11 @@ class GaussianEncoder(nn.Module):
         Hidden activation (the paper: "relu").
     input_dropout, hidden_dropout : float
         Dropout probabilities on the input and after every hidden layer (the paper: 0.2 and 0.5).
+
+    Raises
+    ------
+    ValueError
+        If a size is below 1, ``activation`` is unknown or a dropout probability is outside [0, 1).
 
     Examples
     --------
@@ -86,11 +62,11 @@ class GaussianEncoder(nn.Module):
         hidden_dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        widths = _check_sizes(input_dim, latent_dim, hidden, activation)
-        p_in = _check_p(input_dropout, "input_dropout")
-        p_h = _check_p(hidden_dropout, "hidden_dropout")
+        widths = check_sizes(input_dim, latent_dim, hidden, activation)
+        p_in = check_dropout(input_dropout, "input_dropout")
+        p_h = check_dropout(hidden_dropout, "hidden_dropout")
         trunk: list[nn.Module] = [nn.Dropout(p_in)] if p_in > 0 else []
-        trunk += _mlp([int(input_dim), *widths], activation, p_h)
+        trunk += mlp([int(input_dim), *widths], activation, dropout=p_h)
         self.trunk = nn.Sequential(*trunk)
         last = widths[-1] if widths else int(input_dim)
         self.mean = nn.Linear(last, int(latent_dim))  # eq 2: linear output layer, f
@@ -130,6 +106,11 @@ class VAE(nn.Module):
         Seed of the Glorot initialisation (see :func:`adskit.models.glorot_init_`); the paper only says
         "initialized with values that follow a normal distribution".
 
+    Raises
+    ------
+    ValueError
+        As :class:`GaussianEncoder`.
+
     Attributes
     ----------
     encoder : GaussianEncoder
@@ -156,13 +137,13 @@ class VAE(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        widths = _check_sizes(input_dim, latent_dim, hidden, activation)
-        p_h = _check_p(hidden_dropout, "hidden_dropout")
+        widths = check_sizes(input_dim, latent_dim, hidden, activation)
+        p_h = check_dropout(hidden_dropout, "hidden_dropout")
         # nn.Linear draws a default init from the global RNG; fork it so building a model never shifts the
         # caller's random stream (our Glorot init below uses its own generator).
         with torch.random.fork_rng(devices=[]):
             self.encoder = GaussianEncoder(input_dim, widths, latent_dim, activation, input_dropout, p_h)
-            dec = _mlp([int(latent_dim), *reversed(widths)], activation, p_h)
+            dec = mlp([int(latent_dim), *reversed(widths)], activation, dropout=p_h)
             dec.append(nn.Linear(widths[0] if widths else int(latent_dim), int(input_dim)))
             self.decoder = nn.Sequential(*dec)
         self.input_dim = int(input_dim)
@@ -186,6 +167,11 @@ class VAE(nn.Module):
             G(zeta), zeta = f + sigma * eps.
         f : torch.Tensor [shape=(n, D)]
         log_var : torch.Tensor [shape=(n, D)]
+
+        Raises
+        ------
+        ValueError
+            If ``noise`` does not have the shape of ``f``.
         """
         f, log_var = self.encoder(x)
         eps = torch.randn_like(f) if noise is None else noise

@@ -1,0 +1,428 @@
+"""Training batches streamed from audio: random context vectors from the feature cache, the paper's mixtures.
+
+Both samplers speak the detectors' streaming protocol (what ``AEDetector.fit_batches`` reads):
+
+* ``batch(step)`` returns one batch: ``X`` (:class:`FrameSampler`) or ``(X_normal, X_anomalous)``
+  (:class:`PaperBatchBuilder`), float32 arrays of shape (n, frames * n_mels), *not* standardised;
+* ``mean_`` and ``scale_`` are the training statistics the consumer standardises those batches with, shape
+  (frames * n_mels,), or None when unknown (the consumer then estimates its own from the first batches);
+* ``batches_per_epoch`` is the number of batches that make one epoch.
+
+A sampler is a random stream: batches come in draw order, so the same seed gives the same sequence of batches
+(``step`` is the consumer's update counter and does not seek; a resumed fit continues the stream).
+
+Examples
+--------
+>>> import numpy as np, tempfile, os
+>>> from adskit.audio.io import save_audio
+>>> from adskit.audio.features import FeatureConfig
+>>> from adskit.audio.cache import FeatureCache, dataset_stats
+>>> root = tempfile.mkdtemp()
+>>> noise = [0.1 * np.random.default_rng(i).standard_normal(16000) for i in range(3)]
+>>> paths = [save_audio(os.path.join(root, f"clip_{i}.wav"), y, 16000) for i, y in enumerate(noise)]
+>>> cache = FeatureCache(os.path.join(root, ".cache"), FeatureConfig.preset("dcase2020"), device="cpu")
+>>> stats = dataset_stats(cache, paths)
+>>> sampler = FrameSampler(cache, paths, batch_size=4, mean=stats.mean, std=stats.std, random_state=0)
+>>> sampler.batch(0).shape, sampler.mean_.shape, sampler.batches_per_epoch
+((4, 640), (640,), 21)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from adskit._scaling import safe_scale
+from adskit._utils import check_positive
+from adskit.audio.cache import FeatureCache, _channel_key
+from adskit.audio.features import FeatureConfig, LogMel, stack_context
+from adskit.audio.io import AudioFileError, audio_info, load_audio
+from adskit.audio.mixing import frame_labels, mix_at_ratio
+
+__all__ = ["FrameSampler", "PaperBatchBuilder"]
+
+
+def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    return random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+
+
+class FrameSampler:
+    """Random mini-batches of context vectors read from the feature cache's memmaps.
+
+    Each vector is drawn uniformly over all context positions of all files (with replacement): a global
+    position is drawn, mapped to (file, offset) through the cumulative per-file counts, and only the
+    ``frames`` rows it needs are read from that file's memmap. Memory: one batch plus the open memmaps.
+
+    Parameters
+    ----------
+    cache : FeatureCache
+        Features are computed for files not yet cached (call :meth:`FeatureCache.build` first to skip bad
+        files: here they raise).
+    paths : sequence of str or os.PathLike
+        The training files.
+    frames : int or None
+        Context length; None uses ``cache.cfg.frames``.
+    batch_size : int
+        Vectors per batch.
+    n_batches : int or None
+        Length of one pass of ``iter()`` (and ``batches_per_epoch``); None: ``iter()`` yields batches forever.
+    random_state : int, np.random.Generator or None
+        Same seed, same batches.
+    mean, std : np.ndarray [shape=(frames * n_mels,)] or None
+        Training statistics of the vectors (e.g. :func:`adskit.audio.cache.dataset_stats`), kept as
+        ``mean_`` / ``scale_``: a detector's streamed fit standardises the raw :meth:`batch` output with them,
+        and :meth:`sample` / ``iter()`` return batches already standardised ``(X - mean_) / scale_``. One
+        given alone: the other is 0 (mean) or 1 (std).
+    max_open : int
+        Memmaps kept open at once (an LRU: file descriptors are limited).
+
+    Attributes
+    ----------
+    counts_ : np.ndarray [shape=(n_files,)]
+        Context vectors per file (``T - frames + 1``, 0 for a clip shorter than ``frames``).
+    n_vectors_ : int
+        Their sum.
+    dim_ : int
+        ``frames * n_mels``.
+    mean_, scale_ : np.ndarray [shape=(dim_,)], float32, or None
+        The statistics (``scale_`` is ``std`` with (near-)constant dimensions set to 1, so they are only
+        centred); None when not given.
+    batches_per_epoch : int
+        ``n_batches``, or ``ceil(n_vectors_ / batch_size)`` (as many vectors as the data set holds) without it.
+
+    Raises
+    ------
+    ValueError
+        ``frames`` or ``batch_size`` < 1, or no context vector at all in ``paths``.
+    AudioFileError
+        A file that is not cached and cannot be read.
+
+    Examples
+    --------
+    See the module docstring.
+    """
+
+    def __init__(
+        self,
+        cache: FeatureCache,
+        paths: Sequence[str | os.PathLike],
+        frames: int | None = None,
+        batch_size: int = 512,
+        n_batches: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+        mean: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+        max_open: int = 64,
+    ) -> None:
+        self.cache = cache
+        self.paths = [Path(p) for p in paths]
+        self.frames = cache.cfg.frames if frames is None else int(frames)
+        if self.frames < 1:
+            raise ValueError(f"frames: expected an int >= 1, got {frames!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        self.batch_size = int(batch_size)
+        self.n_batches = n_batches
+        self.rng = _rng(random_state)
+        self.max_open = int(max_open)
+        self._open: OrderedDict[int, np.memmap] = OrderedDict()
+        self._entries = []
+        counts = []
+        for p in self.paths:
+            S = cache.get(p)
+            self._entries.append(cache.entry(p))
+            counts.append(max(0, S.shape[0] - self.frames + 1))
+            del S
+        self.counts_ = np.asarray(counts, dtype=np.int64)
+        self.n_vectors_ = int(self.counts_.sum())
+        if self.n_vectors_ == 0:
+            raise ValueError(
+                f"paths: no context vector of {self.frames} frames in {len(self.paths)} file(s) "
+                "(no file, or every clip is too short)"
+            )
+        self._starts = np.concatenate([[0], np.cumsum(self.counts_)])
+        self.dim_ = self.frames * cache.cfg.n_mels
+        self.batches_per_epoch = int(n_batches) if n_batches is not None else -(-self.n_vectors_ // self.batch_size)
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        if mean is not None or std is not None:
+            d = self.dim_
+            self.mean_ = np.zeros(d, np.float32) if mean is None else np.asarray(mean, np.float32).reshape(d)
+            self.scale_ = np.ones(d, np.float32) if std is None else safe_scale(np.asarray(std, np.float32).reshape(d))
+
+    def _memmap(self, i: int) -> np.memmap:
+        mm = self._open.get(i)
+        if mm is None:
+            mm = np.load(self._entries[i], mmap_mode="r", allow_pickle=False)
+            self._open[i] = mm
+            if len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(i)
+        return mm
+
+    def locate(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` uniform positions: ``(file index, offset)``, each of shape (n,)."""
+        g = self.rng.integers(0, self.n_vectors_, size=int(n))
+        f = np.searchsorted(self._starts, g, side="right") - 1
+        return f, g - self._starts[f]
+
+    def _draw(self, n: int) -> np.ndarray:
+        """``n`` random context vectors, raw: (n, dim_) float32."""
+        files, offsets = self.locate(n)
+        X = np.empty((n, self.dim_), dtype=np.float32)
+        ar = np.arange(self.frames)
+        order = np.argsort(files, kind="stable")
+        uniq, first = np.unique(files[order], return_index=True)
+        bounds = [*first[1:], n]
+        for fi, a, b in zip(uniq, first, bounds, strict=True):
+            rows = order[a:b]
+            mm = self._memmap(int(fi))
+            X[rows] = mm[offsets[rows, None] + ar].reshape(len(rows), self.dim_)
+        return X
+
+    def batch(self, step: int | None = None) -> np.ndarray:
+        """The next batch, raw (the detectors' streaming protocol; standardise with ``mean_`` / ``scale_``).
+
+        Parameters
+        ----------
+        step : int or None
+            The consumer's update counter; batches come in draw order whatever it is.
+
+        Returns
+        -------
+        X : np.ndarray [shape=(batch_size, frames * n_mels)], float32
+        """
+        return self._draw(self.batch_size)
+
+    def sample(self, n: int | None = None) -> np.ndarray:
+        """One batch for a plain training loop: standardised with ``mean_`` / ``scale_`` when they are known.
+
+        Parameters
+        ----------
+        n : int or None
+            Number of vectors; None uses ``batch_size``.
+
+        Returns
+        -------
+        X : np.ndarray [shape=(n, frames * n_mels)], float32
+            ``(X - mean_) / scale_``, or the raw vectors when ``mean_`` is None.
+        """
+        X = self._draw(self.batch_size if n is None else int(n))
+        if self.mean_ is not None:
+            X -= self.mean_
+            X /= self.scale_
+        return X
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Batches of :meth:`sample`: ``n_batches`` of them, or forever when it is None."""
+        i = 0
+        while self.n_batches is None or i < self.n_batches:
+            yield self.sample()
+            i += 1
+
+    def __len__(self) -> int:
+        if self.n_batches is None:
+            raise TypeError("FrameSampler with n_batches=None is endless and has no len()")
+        return int(self.n_batches)
+
+
+class PaperBatchBuilder:
+    """Mini-batches of the batch-uniformization paper's sound experiment (WASPAA 2019 §4.2, spec §1.5).
+
+    Each batch: ``n_segments`` random ``segment_seconds``-long segments of the normal files, concatenated
+    (10 x 3 s = 30 s); one random something-else sound mixed in at a random position and an ANR drawn
+    uniformly from ``anr_range`` (:func:`adskit.audio.mixing.mix_at_ratio`, eq 8, ``y = x + g s``); the
+    log-mel of the mixture; context vectors; a vector is simulated-anomalous (``x_tilde``) when its centre
+    frame overlaps the inserted interval (:func:`adskit.audio.mixing.frame_labels`), normal otherwise.
+
+    Parameters
+    ----------
+    normal_paths : sequence of str or os.PathLike
+        Normal training files; each is cut into ``floor(duration / segment_seconds)`` whole segments
+        (files shorter than one segment are skipped).
+    something_else_paths : sequence of str or os.PathLike
+        Something-else sounds (FSDKaggle2018 clips < 5 s in the paper); one longer than the mixture is
+        cropped at random.
+    feature_config : FeatureConfig
+        Front end (``FeatureConfig.preset("paper")`` for the paper).
+    segment_seconds : float
+        Segment length (3 s in the paper).
+    n_segments : int
+        Segments per batch (10 in the paper).
+    anr_range : (float, float)
+        ANR bounds in dB. The paper's values were lost; U(-20, -10) dB (the test range) is OUR PROPOSAL.
+    channel : "mix" or int
+        Channel mix-down or selection.
+    device : str or torch.device
+        Where the log-mel runs.
+    random_state : int, np.random.Generator or None
+        Same seed, same batches.
+
+    Attributes
+    ----------
+    segments : list of (Path, int, int)
+        Every whole segment: file, its native sampling rate (Hz), start sample at that rate.
+    mean_, scale_ : None
+        No training statistics (every mixture is new): a detector estimates its own from the first batches.
+    batches_per_epoch : int
+        ``ceil(len(segments) / n_segments)``: as many segments as the normal files hold.
+
+    Raises
+    ------
+    ValueError
+        Invalid ``segment_seconds``, ``n_segments``, ``anr_range`` or ``channel``, no normal file holding a
+        whole segment, or no something-else file.
+    AudioFileError
+        A normal file that cannot be read.
+
+    Notes
+    -----
+    Waveforms are read lazily: only the segment's samples at the native rate (soundfile partial read),
+    mixed down, then resampled to ``cfg.sr`` (soxr) when the file's rate differs. Resampling a segment alone
+    differs from resampling the whole file only in a few samples at the segment's edges. Something-else
+    files are read whole (they are short). A draw whose something-else sound or normal segment is silent
+    (ANR undefined) is redrawn.
+    """
+
+    mean_ = None
+    scale_ = None
+
+    def __init__(
+        self,
+        normal_paths: Sequence[str | os.PathLike],
+        something_else_paths: Sequence[str | os.PathLike],
+        feature_config: FeatureConfig,
+        segment_seconds: float = 3.0,
+        n_segments: int = 10,
+        anr_range: tuple[float, float] = (-20.0, -10.0),
+        channel: str | int = "mix",
+        device: str | torch.device = "auto",
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.cfg = feature_config
+        self.segment_seconds = check_positive(segment_seconds, "segment_seconds")
+        if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)) or n_segments < 1:
+            raise ValueError(f"n_segments: expected an int >= 1, got {n_segments!r}")
+        self.n_segments = int(n_segments)
+        lo, hi = (float(v) for v in anr_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError(f"anr_range: expected (low, high) finite dB with low <= high, got {anr_range!r}")
+        self.anr_range = (lo, hi)
+        self.channel = channel
+        _channel_key(channel)
+        self.rng = _rng(random_state)
+        self.segment_samples = int(round(self.segment_seconds * self.cfg.sr))
+        self.segments: list[tuple[Path, int, int]] = []  # (file, native sr, start sample at native rate)
+        for p in map(Path, normal_paths):
+            info = audio_info(p)
+            seg_native = int(round(self.segment_seconds * info["sr"]))
+            for k in range(info["frames"] // seg_native):
+                self.segments.append((p, info["sr"], k * seg_native))
+        if not self.segments:
+            raise ValueError(
+                f"normal_paths: no file holds a whole {self.segment_seconds:g}-s segment ({len(normal_paths)} given)"
+            )
+        self.something_else = [Path(p) for p in something_else_paths]
+        if not self.something_else:
+            raise ValueError("something_else_paths: expected at least one something-else sound file")
+        self.batches_per_epoch = -(-len(self.segments) // self.n_segments)
+        self._logmel = LogMel(self.cfg, device=device)
+
+    def _read_segment(self, path: Path, sr: int, start: int) -> np.ndarray:
+        n_native = int(round(self.segment_seconds * sr))
+        try:
+            data, _ = sf.read(str(path), start=start, frames=n_native, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(path, f"could not decode audio (truncated or corrupt): {exc}") from exc
+        y = data.mean(axis=1) if self.channel == "mix" else data[:, int(self.channel)]
+        if sr != self.cfg.sr:
+            import librosa
+
+            y = librosa.resample(np.ascontiguousarray(y), orig_sr=sr, target_sr=self.cfg.sr, res_type="soxr_hq")
+        out = np.zeros(self.segment_samples, dtype=np.float32)
+        m = min(out.size, y.size)
+        out[:m] = y[:m]
+        return out
+
+    def next_with_info(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """One batch with its provenance (the next draw of the stream, as :meth:`batch`).
+
+        Returns
+        -------
+        X : np.ndarray [shape=(n_vectors, frames * n_mels)], float32
+            All context vectors of the 30-s mixture, in time order.
+        is_anomalous : np.ndarray [shape=(n_vectors,)], bool
+            True for the vectors whose centre frame overlaps the inserted sound.
+        info : dict
+            ``segments`` (list of ``(path, start in s)``), ``other`` (the something-else file), ``span``
+            (``(start, stop)`` samples at ``cfg.sr`` in the mixture), ``anr_db``, ``mixture`` (the waveform,
+            float32).
+
+        Raises
+        ------
+        ValueError
+            100 draws in a row were silent (normal segment or something-else sound).
+        AudioFileError
+            A file that cannot be read.
+        """
+        for _attempt in range(100):
+            picks = self.rng.integers(0, len(self.segments), size=self.n_segments)
+            segs = [self.segments[i] for i in picks]
+            x = np.concatenate([self._read_segment(p, sr, st) for p, sr, st in segs])
+            other_path = self.something_else[int(self.rng.integers(0, len(self.something_else)))]
+            s, _ = load_audio(other_path, sr=self.cfg.sr, channel=self.channel)
+            if s.size > x.size:
+                c0 = int(self.rng.integers(0, s.size - x.size + 1))
+                s = s[c0 : c0 + x.size]
+            anr = float(self.rng.uniform(*self.anr_range))
+            position = int(self.rng.integers(0, x.size - s.size + 1))
+            try:
+                y, span = mix_at_ratio(x, s, anr, position=position)
+            except ValueError:  # silent segment or silent sound: ANR undefined, draw again
+                continue
+            break
+        else:
+            raise ValueError("something_else_paths: 100 draws in a row were silent (normal segment or sound)")
+        with torch.inference_mode():
+            S = self._logmel(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))).cpu().numpy()
+        X = stack_context(S, self.cfg.frames)
+        lab = frame_labels(span, y.size, self.cfg)
+        info = {
+            "segments": [(p, st / sr) for p, sr, st in segs],
+            "other": other_path,
+            "span": span,
+            "anr_db": anr,
+            "mixture": y.astype(np.float32, copy=False),
+        }
+        return X, lab, info
+
+    def batch(self, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The next batch (the detectors' streaming protocol); ``step`` does not seek, as in :meth:`FrameSampler.batch`.
+
+        Returns
+        -------
+        X_normal : np.ndarray [shape=(N, frames * n_mels)], float32
+        X_anomalous : np.ndarray [shape=(M, frames * n_mels)], float32
+            The vectors overlapping the inserted something-else sound (``x_tilde``).
+
+        Raises
+        ------
+        ValueError, AudioFileError
+            As :meth:`next_with_info`.
+        """
+        X, lab, _ = self.next_with_info()
+        return X[~lab], X[lab]
+
+    def __iter__(self) -> PaperBatchBuilder:
+        return self
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.batch()

@@ -1,0 +1,430 @@
+"""The Neyman-Pearson algorithms of EUSIPCO 2017: the steps of Algorithm 1, Algorithm 2, a generic NP trainer.
+
+* :class:`_Algorithm1` holds the training steps of Algorithm 1 as methods that
+  :class:`adskit.detectors.neyman_pearson.NPDetector` inherits (they read its parameters; the estimator, its
+  parameters and its scoring are in :mod:`adskit.detectors.neyman_pearson`): ``_train`` (the loop),
+  ``_recon_step`` (VAE / AE cost), ``_refresh_normal_model`` (features of D, warm-started EM, phi_rho),
+  ``_np_step`` (Algorithm 2, decoding, the ascent of eq 12) and ``_final_normal_model`` (the GMM on all of D).
+* :func:`sample_anomalous_features` (Algorithm 2) draws f ~ N(0, I) and keeps it when the normal model's
+  anomaly score L(f) exceeds phi_rho (eq 17).
+* :func:`train_np_score` trains any score model s(x) by the Neyman-Pearson objective (12) alone, for examples
+  where both classes are known (notebook 02's Gaussian examples, whose most powerful test is known in closed
+  form).
+
+Directions: every score here is higher = more anomalous.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
+from tqdm.auto import tqdm
+
+from .._scaling import safe_scale
+from .._utils import check_positive
+from ..gmm import GaussianMixture
+from ..losses import anomaly_score, np_loss, vae_loss
+from ..threshold import phi_rho
+
+__all__ = ["TIMED_PARTS", "SamplingError", "sample_anomalous_features", "train_np_score"]
+
+TIMED_PARTS = ("vae_step", "feature_pass", "em", "sampling", "np_step")
+
+
+class SamplingError(RuntimeError):
+    """Algorithm 2 accepted no sample within its budget of draws (the message gives the acceptance rate)."""
+
+
+def sample_anomalous_features(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    phi: float,
+    n: int,
+    dim: int,
+    *,
+    max_draws: int = 100_000,
+    batch: int | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Algorithm 2: draw f ~ N(0_D, I_D) and keep it if L(f) > phi (rejection sampling of eq 17).
+
+    Draws in batches until ``n`` are accepted or ``max_draws`` draws are spent.
+
+    Parameters
+    ----------
+    score_fn : callable
+        L: a (m, D) tensor -> (m,) anomaly scores (higher = more anomalous), e.g. ``lambda f:
+        -gmm.log_prob(f)``.
+    phi : float
+        phi_rho, the threshold to exceed.
+    n : int
+        Number of samples wanted (>= 1).
+    dim : int
+        D.
+    max_draws : int
+        Budget of draws (>= n).
+    batch : int or None
+        Draws per round; None = ``max(4 n, 256)``.
+    generator : torch.Generator or None
+        CPU generator for the draws (seeded by the caller); None uses torch's global one.
+    device : str or torch.device
+        Where ``score_fn`` runs.
+
+    Returns
+    -------
+    f : torch.Tensor [shape=(m, dim)], m <= n
+        Accepted samples, every one with L(f) > phi. **Fallback**: if the budget ends with
+        0 < m < n accepted, the m are returned (the caller averages over m).
+    stats : dict
+        ``n_drawn``, ``n_accepted`` (before truncation to n) and ``acceptance_rate``.
+
+    Raises
+    ------
+    SamplingError
+        No draw was accepted; the message gives the acceptance rate 0 / n_drawn, phi and the largest L seen.
+    ValueError
+        If ``n``, ``dim`` or ``batch`` is below 1, ``max_draws < n``, ``phi`` is NaN, or ``score_fn`` does not
+        return one score per draw.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> f, st = sample_anomalous_features(lambda f: (f**2).sum(1), 4.0, 10, 2, generator=g)
+    >>> bool(((f**2).sum(1) > 4.0).all()), f.shape[0]
+    (True, 10)
+    """
+    n, dim, max_draws = int(n), int(dim), int(max_draws)
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of samples, got {n!r}")
+    if dim < 1:
+        raise ValueError(f"dim: expected a positive dimension, got {dim!r}")
+    if max_draws < n:
+        raise ValueError(f"max_draws: expected at least n={n}, got {max_draws!r}")
+    phi = float(phi)
+    if math.isnan(phi):
+        raise ValueError("phi: is NaN")
+    size = int(batch) if batch is not None else max(4 * n, 256)
+    if size < 1:
+        raise ValueError(f"batch: expected a positive integer, got {batch!r}")
+    kept: list[torch.Tensor] = []
+    n_drawn = n_acc = 0
+    top = -math.inf
+    with torch.no_grad():
+        while n_acc < n and n_drawn < max_draws:
+            m = min(size, max_draws - n_drawn)
+            f = torch.randn(m, dim, generator=generator).to(device)
+            L = score_fn(f)
+            if L.shape != (m,):
+                raise ValueError(f"score_fn: expected {m} scores of shape ({m},), got {tuple(L.shape)}")
+            ok = L > phi  # a NaN score is never accepted
+            n_drawn += m
+            n_acc += int(ok.sum())
+            finite = L[torch.isfinite(L)]
+            if finite.numel():
+                top = max(top, float(finite.max()))
+            if bool(ok.any()):
+                kept.append(f[ok])
+    rate = n_acc / max(n_drawn, 1)
+    if n_acc == 0:
+        raise SamplingError(
+            f"Algorithm 2 accepted no sample: acceptance rate 0/{n_drawn} with phi={phi:.4g} "
+            f"(largest L seen {top:.4g}); the normal model covers the whole N(0, I) prior. Raise max_draws, "
+            "raise rho, or train the VAE longer so its features spread"
+        )
+    return torch.cat(kept)[:n], {"n_drawn": float(n_drawn), "n_accepted": float(n_acc), "acceptance_rate": rate}
+
+
+def train_np_score(
+    model: torch.nn.Module,
+    X_normal: Any,
+    X_anomalous: Any,
+    rho: float = 0.05,
+    n_steps: int = 500,
+    lr: float = 1e-2,
+    batch_size: int = 256,
+    slope: float = 1.0,
+    random_state: int = 0,
+) -> dict[str, np.ndarray]:
+    """Train any score function s(x) by the Neyman-Pearson objective (12) alone, in place.
+
+    The core of Algorithm 1 without the VAE and GMM, for examples where both classes are known (the
+    notebook's Gaussian examples, where the most powerful test is known in closed form). Per step:
+    phi_rho = floor(rho N)-th largest s over **all** normal vectors (a constant), then one Adam step
+    maximising mean sigmoid(slope (s(a) - phi)) over an anomalous mini-batch minus the same over a normal one.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps (n, d) -> (n,) or (n, 1) scores, higher = more anomalous.
+    X_normal : array-like [shape=(N, d)]
+    X_anomalous : array-like [shape=(M, d)]
+    rho : float
+        Target false-positive rate in (0, 1).
+    n_steps, lr, batch_size, slope : optimisation settings
+    random_state : int
+        Seeds the mini-batch draws.
+
+    Returns
+    -------
+    history : dict
+        ``"objective"`` (TPR - FPR surrogate per step) and ``"phi"`` (phi_rho per step), each (n_steps,).
+
+    Raises
+    ------
+    ValueError
+        If ``rho`` is outside (0, 1), ``lr`` is not positive, or the two sets are not finite 2-D arrays with
+        the same number of features.
+    """
+    if not 0.0 < float(rho) < 1.0:
+        raise ValueError(f"rho: expected a false-positive rate in (0, 1), got {rho!r}")
+    xn = torch.as_tensor(check_array(X_normal, dtype=np.float32))
+    xa = torch.as_tensor(check_array(X_anomalous, dtype=np.float32))
+    if xa.shape[1] != xn.shape[1]:
+        raise ValueError(f"X_anomalous: has {xa.shape[1]} features, X_normal has {xn.shape[1]}")
+    gen = torch.Generator().manual_seed(int(random_state))
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
+    hist = {"objective": np.zeros(int(n_steps)), "phi": np.zeros(int(n_steps))}
+    bs = int(batch_size)
+
+    def s(x: torch.Tensor) -> torch.Tensor:
+        return model(x).reshape(-1)
+
+    for step in range(int(n_steps)):
+        with torch.no_grad():
+            phi = phi_rho(s(xn).numpy(), float(rho))
+        i_n = torch.randint(0, xn.shape[0], (min(bs, xn.shape[0]),), generator=gen)
+        i_a = torch.randint(0, xa.shape[0], (min(bs, xa.shape[0]),), generator=gen)
+        loss = np_loss(s(xa[i_a]), s(xn[i_n]), phi, slope)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist["objective"][step] = -float(loss.detach())
+        hist["phi"][step] = phi
+    return hist
+
+
+# ---------------------------------------------------------------------- Algorithm 1
+
+
+@dataclass(frozen=True)
+class _NormalModel:
+    """p(f | z=0) at one refresh of Algorithm 1, with the constants the NP step uses until the next refresh.
+
+    ``anomaly_score(f)`` = L(f) = -ln p((f - mean) / scale) under ``gmm`` (eq 4), higher = more anomalous.
+    """
+
+    gmm: GaussianMixture
+    mean: torch.Tensor  # (D,) feature standardisation (zeros unless standardize_features)
+    scale: torch.Tensor  # (D,)
+    phi: float  # phi_rho on the refreshed features of D
+    slope: float  # the sigmoid slope of (11)
+
+    def anomaly_score(self, f: torch.Tensor) -> torch.Tensor:
+        return -self.gmm.log_prob((f - self.mean) / self.scale)
+
+
+class _Algorithm1:
+    """The training steps of Algorithm 1, inherited by :class:`~adskit.detectors.neyman_pearson.NPDetector`.
+
+    The methods read the estimator's parameters (``extractor``, ``batch_size``, ``rho``, ...) and its
+    ``model_`` (a :class:`adskit.models.vae.VAE`); they take the data and the training state as arguments and
+    return what they compute (``_final_normal_model`` sets ``gmm_`` and the feature standardisation).
+    """
+
+    def _features(self, Z: torch.Tensor) -> torch.Tensor:
+        """F(z) of standardised inputs (n, Q) -> (n, D): the encoder's mean (the code for the AE)."""
+        return self.model_.encoder(Z)[0]
+
+    def _features_batched(self, Z: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+        return torch.cat([self._features(Z[i : i + batch]) for i in range(0, Z.shape[0], batch)])
+
+    def _floor(self, f: torch.Tensor) -> float:
+        """The GMM variance floor for features f: ``reg_covar``, times their mean variance if relative."""
+        if not self.reg_covar_relative:
+            return float(self.reg_covar)
+        return float(self.reg_covar) * max(float(f.var(0, unbiased=False).mean()), 1e-30)
+
+    def _standardizer(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-dimension mean and scale (ddof 0) of features f (identity when ``standardize_features`` is off).
+
+        In f's dtype (float32), as the NP step uses them; the floor is :func:`adskit._scaling.safe_scale`'s.
+        """
+        if not self.standardize_features:
+            return torch.zeros_like(f[0]), torch.ones_like(f[0])
+        return f.mean(0), safe_scale(f.std(0, unbiased=False))
+
+    def _slope(self, L: torch.Tensor) -> float:
+        """Sigmoid slope of (11): the number given, or 1 / (std or IQR) of the normal scores L."""
+        if not isinstance(self.slope, str):
+            return float(self.slope)
+        L = L[torch.isfinite(L)].double()
+        if self.slope == "std":
+            spread = float(L.std(unbiased=False))
+        else:
+            q = torch.quantile(L, torch.tensor([0.25, 0.75], dtype=L.dtype, device=L.device))
+            spread = float(q[1] - q[0])
+        return 1.0 / max(spread, 1e-12)
+
+    def _new_gmm(self, max_iter: int, reg_covar: float, warm_start: bool = False) -> GaussianMixture:
+        return GaussianMixture(
+            n_components=int(self.n_components),
+            covariance_type=self.covariance_type,
+            max_iter=int(max_iter),
+            reg_covar=float(reg_covar),
+            warm_start=warm_start,
+            random_state=int(self.random_state),
+            device=self.device,
+        )
+
+    def _train(
+        self, Zd: torch.Tensor, Zr: torch.Tensor, n_steps: int, gen: torch.Generator
+    ) -> tuple[dict[str, np.ndarray], dict[str, float], _NormalModel | None]:
+        """The training loop; returns the history, the timings and the last tracked normal model ("np")."""
+        dev, bs, wd = Zd.device, int(self.batch_size), float(self.weight_decay)
+        opt = torch.optim.Adam(self.model_.parameters(), lr=float(self.lr), weight_decay=wd)
+        hist: dict[str, np.ndarray] = {"recon": np.zeros(n_steps)}
+        timings = dict.fromkeys(TIMED_PARTS, 0.0)
+        is_np, warm = self.extractor == "np", int(self.warmup_steps)
+        normal: _NormalModel | None = None
+        if is_np:
+            opt_np = torch.optim.Adam(
+                self.model_.encoder.parameters(), lr=float(self.np_lr or self.lr), weight_decay=wd
+            )
+            n_em = Zd.shape[0] if self.n_em_vectors is None else min(int(self.n_em_vectors), Zd.shape[0])
+            if n_em < int(self.n_components):
+                raise ValueError(f"n_em_vectors: {n_em} vectors for EM, fewer than n_components={self.n_components}")
+            em_idx = torch.randperm(Zd.shape[0], generator=gen)[:n_em].to(dev)
+            for k in ("np_objective", "phi", "slope", "acceptance_rate"):
+                hist[k] = np.zeros(n_steps)
+        t_start = time.perf_counter()
+        for step in tqdm(range(n_steps), disable=not self.progress, desc=f"NP[{self.extractor}]", leave=False):
+            t0 = time.perf_counter()
+            xb = Zr[torch.randint(0, Zr.shape[0], (min(bs, Zr.shape[0]),), generator=gen).to(dev)]
+            hist["recon"][step] = self._recon_step(xb, opt, gen)
+            timings["vae_step"] += time.perf_counter() - t0
+            if not is_np or step < warm:
+                continue
+            self.model_.eval()  # features, GMM, phi_rho and the NP step use F without dropout
+            if (step - warm) % int(self.em_every) == 0:
+                normal = self._refresh_normal_model(Zd[em_idx], normal, step, timings)
+            hist["np_objective"][step], hist["acceptance_rate"][step] = self._np_step(Zd, normal, opt_np, gen, timings)
+            hist["phi"][step], hist["slope"][step] = normal.phi, normal.slope
+        timings["total"] = time.perf_counter() - t_start
+        bad = [k for k, v in hist.items() if not np.isfinite(v).all()]
+        if bad:
+            raise FloatingPointError(
+                f"training diverged ({', '.join(bad)} became NaN or Inf); lower lr or np_lr, or check the input"
+            )
+        return hist, timings, normal
+
+    def _recon_step(self, xb: torch.Tensor, opt: torch.optim.Optimizer, gen: torch.Generator) -> float:
+        """One Adam step of F and G on the mini-batch xb: the VAE cost (19)+(20), or squared error for "ae"."""
+        self.model_.train()
+        if self.extractor == "ae":  # deterministic: zeta = f, no KL term
+            x_hat, _, _ = self.model_(xb, torch.zeros(xb.shape[0], int(self.latent_dim), device=xb.device))
+            loss = anomaly_score(xb, x_hat).mean()
+        else:
+            noise = torch.randn(xb.shape[0], int(self.latent_dim), generator=gen).to(xb.device)
+            x_hat, f, log_var = self.model_(xb, noise)
+            loss = vae_loss(xb, x_hat, f, log_var)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    def _refresh_normal_model(
+        self, Z: torch.Tensor, previous: _NormalModel | None, step: int, timings: dict[str, float]
+    ) -> _NormalModel:
+        """Features of the normal vectors Z, ``em_iter`` EM iterations warm-started from ``previous`` (a new
+        mixture; ``previous`` is left as it is), phi_rho and the slope on them.
+
+        Raises FloatingPointError if the features are not finite.
+        """
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            fd = self._features_batched(Z)
+        if not bool(torch.isfinite(fd).all()):
+            raise FloatingPointError(
+                f"training diverged at step {step}: the features of D became NaN or Inf (the NP ascent "
+                "inflated the encoder until the VAE's variance overflowed); lower np_lr, or use slope=1"
+            )
+        t1 = time.perf_counter()
+        timings["feature_pass"] += t1 - t0
+        f_mu, f_sd = self._standardizer(fd)
+        z = (fd - f_mu) / f_sd
+        floor = self._floor(z)
+        gmm = self._new_gmm(1, floor) if previous is None else previous.gmm.with_params(reg_covar=floor)
+        gmm.partial_em(z, int(self.em_iter))
+        with torch.no_grad():
+            L_d = -gmm.log_prob(z)
+            phi = phi_rho(L_d.cpu().numpy(), float(self.rho))
+            slope = self._slope(L_d)
+        timings["em"] += time.perf_counter() - t1
+        return _NormalModel(gmm, f_mu, f_sd, phi, slope)
+
+    def _np_step(
+        self,
+        Zd: torch.Tensor,
+        normal: _NormalModel,
+        opt: torch.optim.Optimizer,
+        gen: torch.Generator,
+        timings: dict[str, float],
+    ) -> tuple[float, float]:
+        """Algorithm 2, decoding by G (eq 18) and one Adam step of F ascending (12).
+
+        Returns the surrogate TPR - FPR (higher = better) and Algorithm 2's acceptance rate.
+        """
+        bs, dev = int(self.batch_size), Zd.device
+        t0 = time.perf_counter()
+        f_a, st = sample_anomalous_features(
+            normal.anomaly_score,
+            normal.phi,
+            bs,
+            int(self.latent_dim),
+            max_draws=int(self.max_draws),
+            generator=gen,
+            device=dev,
+        )
+        with torch.no_grad():
+            x_a = self.model_.decoder(f_a)  # eq 18
+        t1 = time.perf_counter()
+        timings["sampling"] += t1 - t0
+        xd = Zd[torch.randint(0, Zd.shape[0], (min(bs, Zd.shape[0]),), generator=gen).to(dev)]
+        l_a, l_d = normal.anomaly_score(self._features(x_a)), normal.anomaly_score(self._features(xd))
+        loss = np_loss(l_a, l_d, normal.phi, normal.slope)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        timings["np_step"] += time.perf_counter() - t1
+        return -float(loss.detach()), st["acceptance_rate"]
+
+    def _final_normal_model(self, Zd: torch.Tensor, tracked: _NormalModel | None) -> torch.Tensor:
+        """Fit p(f | z=0) on the features of all of D (``gmm_``, ``feature_mean_``, ``feature_scale_``).
+
+        For "np" the tracked mixture continues to convergence (a warm-started copy); the baselines fit a new
+        one. Returns the standardised features of D, shape (K_d, D).
+        """
+        self.model_.eval()
+        with torch.no_grad():
+            f = self._features_batched(Zd)
+        f_mu, f_sd = self._standardizer(f)
+        self.feature_mean_, self.feature_scale_ = f_mu.cpu().double().numpy(), f_sd.cpu().double().numpy()
+        f = (f - f_mu) / f_sd
+        floor = self._floor(f)
+        if tracked is not None:
+            gmm = tracked.gmm.with_params(warm_start=True, max_iter=int(self.gmm_max_iter), reg_covar=floor)
+        else:
+            gmm = self._new_gmm(int(self.gmm_max_iter), floor, warm_start=self.extractor == "np")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.gmm_ = gmm.fit(f)
+        return f

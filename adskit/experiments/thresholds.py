@@ -1,0 +1,287 @@
+"""Notebook 04's scores: RE, SNP and BU autoencoders on one machine's clips, scored once and cached.
+
+:func:`build_scoreset` is the whole data side of the threshold lecture, in this order:
+
+1. **Clips.** The synthetic default (:func:`adskit.audio.synth.make_dataset`: one machine, ``"fan"``; about
+   12 % of the normal clips hold the rare warm-up process, whose segments the manifest records; test anomalies
+   are knocks, rubs, whines and speed changes; "something else" sounds as stand-in anomalies for SNP and BU),
+   or a folder of recordings: ``train/`` holds normal clips; in ``test/``, names starting with ``anomaly`` are
+   anomalous, names containing ``rare`` are rare-normal, the rest frequent-normal (any format
+   :func:`adskit.audio.list_audio_files` lists). A folder has no something-else sounds, so the generator's
+   bursts, clicks, chirps and tones are used, at the recordings' rate.
+2. **Features.** Log-mel context vectors (:func:`feature_config`: the DCASE 2020 front end with 64 mel bands,
+   5 frames), computed once per file in a :class:`adskit.audio.cache.FeatureCache`.
+3. **Hold-out.** A quarter of the normal training clips (at least 2), drawn with ``seed``, is held out: the
+   Neyman-Pearson threshold phi_rho is fitted on their clip scores, not on clips the networks saw (those
+   score too low, and a threshold fitted on them raises more false alarms than promised).
+4. **Training.** One :class:`adskit.detectors.AEDetector` per cost (:data:`COSTS`) on the other clips.
+5. **Scores.** Every test clip and every held-out clip scored by each detector
+   (:func:`adskit.scores.scores_from_detectors`, clip score = max over frames).
+6. **Cache.** The ScoreSet and the three detectors' checkpoints go to one folder under ``cache_dir``, named by
+   the data source, size and seed plus a digest of the adskit version, every setting and every input file's
+   name, size and modification time, so that a library change or an edited recording never shows stale
+   scores. The folder is written as ``.<name>.partial-<pid>`` and renamed when complete; the next call loads
+   it in about a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import settings_hash
+from ..audio.cache import FeatureCache
+from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
+from ..audio.io import list_audio_files
+from ..audio.synth import SOMETHING_ELSE_KINDS, default_data_dir, generate_something_else, make_dataset, read_manifest
+from ..detectors import AEDetector
+from ..scores import ScoreSet, scores_from_detectors
+
+__all__ = ["COSTS", "NETWORKS", "SYNTHETIC_SIZES", "build_scoreset", "feature_config", "training_vectors"]
+
+#: the three training costs, one autoencoder each (upper-cased as the ScoreSet's method names)
+COSTS = ("re", "snp", "bu")
+#: synthetic data set per ``fast``: tiny (about a minute on 2 CPU cores) or lecture-sized
+SYNTHETIC_SIZES = {
+    True: {"n_train": 24, "n_test_normal": 24, "n_test_anomaly": 12, "duration": 4.0, "n_something_else": 16},
+    False: {"n_train": 120, "n_test_normal": 48, "n_test_anomaly": 24, "duration": 10.0, "n_something_else": 80},
+}
+#: AEDetector arguments per ``fast`` (``False``: the detector's own defaults, 3000 updates)
+NETWORKS = {
+    True: {"hidden": (64, 64), "latent_dim": 8, "n_updates": 300, "batch_size": 256},
+    False: {"n_updates": 3000},
+}
+_N_GENERATED_ELSE = 40  # something-else sounds generated for a folder of recordings
+
+
+def feature_config() -> FeatureConfig:
+    """The front end of notebook 04: ``FeatureConfig.preset("dcase2020")`` with 64 mel bands (5 frames)."""
+    return dataclasses.replace(FeatureConfig.preset("dcase2020"), n_mels=64)
+
+
+@dataclass
+class _Source:
+    """The clips of one data source, in a fixed order (the hold-out draw and the ScoreSet follow it)."""
+
+    name: str  # "synthetic" or "<folder>-<hash of its path>"
+    train: list[Path]  # normal training clips
+    test: list[Path]
+    process: list[str]  # per test clip: "frequent", "rare" or "anomaly"
+    segments: list[dict[str, Any]]  # per test clip: {"rare": [(t0, t1), ...], "anomaly": [...]} in s
+    something_else: list[Path] | None  # None: generate them
+
+
+def _synthetic(fast: bool, seed: int, progress: bool) -> _Source:
+    root = default_data_dir() / f"notebook04-{'fast' if fast else 'full'}-s{seed}"
+    size = SYNTHETIC_SIZES[fast]
+    make_dataset(root, machines=("fan",), n_anomaly_sources=0, seed=seed, progress=progress, **size)
+    files = read_manifest(root)["files"]
+    test = [r for r in files if r["split"] == "test"]
+    return _Source(
+        "synthetic",
+        [root / r["path"] for r in files if r["split"] == "train"],
+        [root / r["path"] for r in test],
+        ["anomaly" if r["label"] == "anomaly" else ("rare" if r["rare"] else "frequent") for r in test],
+        [{"rare": r["processes"]["rare"], "anomaly": r["processes"]["anomaly"]} for r in test],
+        [root / r["path"] for r in files if r["split"] == "something_else"],
+    )
+
+
+def _folder(data_dir: str | os.PathLike) -> _Source:
+    folder = Path(data_dir).expanduser()
+    train, test = list_audio_files(folder / "train"), list_audio_files(folder / "test")
+    if len(train) < 3 or not test:
+        raise ValueError(
+            f"data_dir: {folder} has {len(train)} clips in train/ and {len(test)} in test/; expected at least 3 "
+            "normal training clips (a quarter, at least 2, is held out for phi_rho) and one test clip"
+        )
+    process = [
+        "anomaly" if f.name.startswith("anomaly") else ("rare" if "rare" in f.name else "frequent") for f in test
+    ]
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    return _Source(f"{folder.name}-{digest}", train, test, process, [{} for _ in test], None)
+
+
+def _source(data_dir: str | os.PathLike | None, fast: bool, seed: int, progress: bool) -> _Source:
+    return _synthetic(fast, seed, progress) if data_dir is None else _folder(data_dir)
+
+
+def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+    return default_data_dir() / "results" / "notebook04" if cache_dir is None else Path(cache_dir).expanduser()
+
+
+def _run_folder(source: _Source, fast: bool, seed: int) -> tuple[str, str]:
+    """(label, folder name): ``<source>-<fast|full>-s<seed>`` and the same plus a digest of everything used."""
+    label = f"{source.name}-{'fast' if fast else 'full'}-s{seed}"
+    files = source.train + source.test + (source.something_else or [])
+    settings = {
+        "adskit": version("adskit"),
+        "features": feature_config().to_dict(),
+        "networks": NETWORKS[fast],
+        "costs": COSTS,
+        "process": source.process,
+        "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+    }
+    digest = settings_hash(settings, 12)
+    return label, f"{label}-{digest}"
+
+
+def _split(source: _Source, seed: int, cache: FeatureCache) -> tuple[np.random.Generator, list, list]:
+    """The hold-out draw: (the generator, drawn on from here; fit clips' vectors; held-out clips' vectors)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(source.train))
+    n_hold = max(len(source.train) // 4, 2)
+    fit = [cache.vectors(source.train[i]) for i in order[n_hold:]]
+    held = [cache.vectors(source.train[i]) for i in order[:n_hold]]
+    return rng, fit, held
+
+
+def _features(source: _Source, cache_root: Path, progress: bool) -> FeatureCache:
+    cache = FeatureCache(cache_root / "features", feature_config(), device="cpu")
+    cache.build(source.train + source.test + (source.something_else or []), progress=progress, on_error="raise")
+    return cache
+
+
+def _load(folder: Path) -> tuple[ScoreSet, dict[str, AEDetector]] | None:
+    """The cached ScoreSet and detectors, or None when the folder is missing or not intact."""
+    if not ScoreSet.exists(folder):
+        return None
+    try:
+        return ScoreSet.load(folder), {c.upper(): AEDetector.load(folder / f"{c}.pt", device="cpu") for c in COSTS}
+    except (OSError, ValueError):  # CheckpointError is a ValueError
+        return None
+
+
+def _save(folder: Path, scoreset: ScoreSet, detectors: dict[str, AEDetector]) -> None:
+    """Write into a partial sibling folder, then rename it into place (a reader never sees half a cache)."""
+    tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    scoreset.save(tmp)
+    for c in COSTS:
+        detectors[c.upper()].save(tmp / f"{c}.pt")
+    shutil.rmtree(folder, ignore_errors=True)  # a folder that failed to load
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process finished the same run first: keep its folder
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_scoreset(
+    data_dir: str | os.PathLike | None = None,
+    fast: bool = True,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> tuple[ScoreSet, dict[str, AEDetector]]:
+    """Train RE, SNP and BU autoencoders and score labelled clips with them, or load the cached result.
+
+    The steps are listed in the module docstring (:mod:`adskit.experiments.thresholds`).
+
+    Parameters
+    ----------
+    data_dir : str, os.PathLike or None
+        None: the synthetic default (generated under :func:`adskit.audio.synth.default_data_dir`); or a
+        folder with ``train/`` (normal clips) and ``test/`` (names say ``anomaly`` / ``rare``).
+    fast : bool
+        Tiny data and short training (:data:`SYNTHETIC_SIZES`, :data:`NETWORKS`); False: the lecture size.
+    seed : int
+        Seeds the synthetic data, the hold-out draw, the generated something-else sounds and the networks.
+    cache_dir : str, os.PathLike or None
+        Where features and results are cached (default ``<data dir>/results/notebook04``).
+    progress : bool
+        Show progress bars and one line per trained detector.
+
+    Returns
+    -------
+    scoreset : ScoreSet
+        Methods ``"RE"``, ``"SNP"``, ``"BU"``; frame anomaly scores of every test clip (higher = more
+        anomalous), the held-out normal clips' scores as ``train_scores``, frame times, audio paths, segments.
+    detectors : dict of str -> AEDetector
+        The fitted detectors under the same names (loaded from their checkpoints when cached).
+
+    Raises
+    ------
+    ValueError
+        A folder with fewer than 3 training clips or no test clip.
+    FileNotFoundError
+        ``data_dir`` has no ``train/`` or ``test/`` folder, or an audio file vanished.
+    adskit.audio.AudioFileError
+        An audio file cannot be read.
+    """
+    source = _source(data_dir, fast, seed, progress)
+    root = _cache_root(cache_dir)
+    label, name = _run_folder(source, fast, seed)
+    cached = _load(root / name)
+    if cached is not None:
+        if progress:
+            print(f"loaded cached scores from {root / name}")
+        return cached
+    cfg = feature_config()
+    cache = _features(source, root, progress)
+    rng, fit_clips, held_clips = _split(source, seed, cache)
+    if source.something_else is not None:
+        X_else = np.concatenate([cache.vectors(f) for f in source.something_else])
+    else:  # the synthetic generator's something-else sounds, at the recordings' rate
+        waves = [generate_something_else(SOMETHING_ELSE_KINDS[i % 4], rng, cfg.sr) for i in range(_N_GENERATED_ELSE)]
+        X_else = np.concatenate([stack_context(S, cfg.frames) for S in log_mel_batch(waves, cfg=cfg, device="cpu")])
+    X_fit = np.concatenate(fit_clips)
+    detectors = {}
+    for cost in COSTS:
+        det = AEDetector(cost=cost, random_state=seed, device="cpu", **NETWORKS[fast])
+        detectors[cost.upper()] = det.fit(X_fit, X_anomalous=None if cost == "re" else X_else)
+        if progress:
+            print(f"trained {cost.upper()}: {det.n_updates_} updates")
+    test_clips = [cache.vectors(f) for f in source.test]
+    scoreset = scores_from_detectors(
+        detectors,
+        test_clips,
+        labels=[int(p == "anomaly") for p in source.process],
+        process=source.process,
+        train_clips=held_clips,
+        names=[f.name for f in source.test],
+        times=[frame_times(len(c), cfg) for c in test_clips],
+        audio=[str(f) for f in source.test],
+        segments=source.segments,
+        info={"kind": "trained", "title": f"AEs trained on {label}", "features": cfg.to_dict()},
+    )
+    _save(root / name, scoreset, detectors)
+    if progress:
+        print(f"scores cached in {root / name}")
+    return scoreset, detectors
+
+
+def training_vectors(
+    data_dir: str | os.PathLike | None = None,
+    fast: bool = True,
+    seed: int = 0,
+    n: int = 300,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """``n`` context vectors drawn (with ``seed``) from the clips :func:`build_scoreset` fits the detectors on.
+
+    One training batch for the bandwidth panel: the same clips, features and hold-out draw as
+    :func:`build_scoreset` with the same arguments (features come from its cache).
+
+    Returns
+    -------
+    np.ndarray [shape=(min(n, N), d)], float32
+        Rows of the N fit vectors, drawn without replacement by ``np.random.default_rng(seed)``.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, adskit.audio.AudioFileError
+        As :func:`build_scoreset`.
+    """
+    source = _source(data_dir, fast, seed, progress)
+    _, fit_clips, _ = _split(source, seed, _features(source, _cache_root(cache_dir), progress))
+    X_fit = np.concatenate(fit_clips)
+    return X_fit[np.random.default_rng(seed).choice(len(X_fit), min(int(n), len(X_fit)), replace=False)]

@@ -27,8 +27,9 @@ def _config(n_updates: int) -> VerificationConfig:
 
 
 def _calibrate(seconds: float) -> int:
-    """Updates per run so that one run takes about ``seconds`` on one thread (slope and intercept from two runs:
-    every run also scores the grid, a fixed cost)."""
+    """Updates per run so that one run (one cost) takes about ``seconds`` on average on one thread. Measured on
+    the three costs together (slope and intercept from two lengths: every run also scores the grid, a fixed
+    cost), whose time is three runs'."""
     times = {}
     for n in (100, 400):
         t0 = time.perf_counter()
@@ -36,7 +37,7 @@ def _calibrate(seconds: float) -> int:
         times[n] = time.perf_counter() - t0
     per = max((times[400] - times[100]) / 300, 1e-6)
     fixed = max(times[100] - 100 * per, 0.0)
-    return max(50, int((seconds - fixed) / per))
+    return max(50, int((3 * seconds - fixed) / per))
 
 
 @functools.lru_cache(maxsize=2)

@@ -30,6 +30,7 @@ def _calibrate(seconds: float) -> int:
     """Updates per run so that one run (one cost) takes about ``seconds`` on average on one thread. Measured on
     the three costs together (slope and intercept from two lengths: every run also scores the grid, a fixed
     cost), whose time is three runs'."""
+    run_verification(_config(20), progress=False)  # warm-up: the first call pays one-off start-up costs
     times = {}
     for n in (100, 400):
         t0 = time.perf_counter()

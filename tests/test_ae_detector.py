@@ -194,6 +194,8 @@ def test_any_feature_scale_works():
         ({"cost": "np"}, "cost"),
         ({"optimizer": "sgd"}, "optimizer"),
         ({"h": -1.0}, "h"),
+        ({"h": "ess:1.5"}, "h"),
+        ({"h": "mean"}, "h"),
         ({"C": 0}, "C"),
         ({"h_factor": 0}, "h_factor"),
         ({"n_epochs": 0}, "n_epochs"),
@@ -203,6 +205,17 @@ def test_any_feature_scale_works():
 def test_bad_parameters_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AEDetector(**{**TINY, **kwargs}).fit(np.zeros((10, 2)) + np.arange(10)[:, None])
+
+
+def test_ess_bandwidth_rule_reaches_its_target_and_the_median_rule_is_recorded():
+    X, _, anomalies = _rare_cluster_data(n=1200)
+    kw = {**TINY, "n_updates": 5, "batch_size": 256}
+    ess = AEDetector("bu", h="ess:0.6", **kw).fit(X, X_anomalous=anomalies)
+    assert ess.bandwidth_["rule"] == "ess" and ess.bandwidth_["reached"]
+    assert ess.bandwidth_["ess"] == pytest.approx(0.6, abs=0.01) and ess.h_ == ess.bandwidth_["h"]
+    assert ess.bandwidth_["min_ess"] <= min(0.6, ess.bandwidth_["ess_h0"]) and ess.bandwidth_["ess_h0"] <= 1.0
+    med = AEDetector("bu", **kw).fit(X, X_anomalous=anomalies)
+    assert med.bandwidth_ == {"rule": "median", "h": med.h_}
 
 
 def test_snp_needs_anomalies_and_features_must_match():

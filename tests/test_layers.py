@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "adskit"
 # room -> (floor, module prefixes); a module belongs to the room with the longest matching prefix
 ROOMS: dict[str, tuple[int, tuple[str, ...]]] = {
     "Base": (0, ("adskit._utils", "adskit._scaling")),
-    "Math": (1, ("adskit.kde", "adskit.losses", "adskit.gmm")),
+    "Math": (1, ("adskit.kde", "adskit.bandwidth", "adskit.losses", "adskit.gmm")),
     "Decide": (1, ("adskit.threshold", "adskit.metrics")),
     "Models": (1, ("adskit.models",)),
     "Audio": (2, ("adskit.audio",)),

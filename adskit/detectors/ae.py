@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._scaling import fit_scale, parse_scaler
 from .._utils import check_positive, resolve_device
+from ..bandwidth import ess_bandwidth, parse_bandwidth_rule
 from ..kde import median_heuristic
 from ..losses import anomaly_score
 from ..models import Autoencoder
@@ -46,9 +47,12 @@ class AEDetector(CheckpointMixin, BaseDetector):
         RE: mean reconstruction error (eq 7). SNP: RE minus the clipped error of simulated anomalies (9-10).
         BU: KDE-weighted RE minus the same clipped term (16); without anomalies, the weighted term alone.
     hidden, latent_dim, decoder_hidden, activation, batchnorm : the architecture (see ``Autoencoder``)
-    h : float or "median"
+    h : float, "median" or "ess:q"
         KDE bandwidth (BU only), in the units of the KDE input (exponent ``2 h^2``); "median" = ``h_factor``
-        x the median heuristic (:func:`adskit.kde.median_heuristic`) on the first training batch.
+        x the median heuristic (:func:`adskit.kde.median_heuristic`) on the first training rows; "ess:q" (q in
+        (0, 1)) = the h whose BU weights have effective sample size q x the batch on the first training rows
+        (:func:`adskit.bandwidth.ess_bandwidth`; ``h_factor`` does not apply). ``bandwidth_`` records the rule
+        and, for "ess:q", the ESS reached, the median heuristic's ESS and the least ESS any h gives.
     h_factor : float > 0, multiplier of the median heuristic (the spec sweeps 0.25, 0.5, 1)
     eps : float >= 0, the BU weight regulariser (16)
     C : float or "auto"
@@ -195,9 +199,9 @@ class AEDetector(CheckpointMixin, BaseDetector):
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         for name in ("lr", "eps", "h_factor", "c_factor", "final_factor"):
             check_positive(getattr(self, name), name, strict=name != "eps")
-        for name, word in (("h", "median"), ("C", "auto")):
-            if not (isinstance(getattr(self, name), str) and getattr(self, name) == word):
-                check_positive(getattr(self, name), name)
+        parse_bandwidth_rule(self.h)
+        if not (isinstance(self.C, str) and self.C == "auto"):
+            check_positive(self.C, "C")
         if not 0.0 <= float(self.c_warmup) < 1.0:
             raise ValueError(f"c_warmup: expected a share of the updates in [0, 1), got {self.c_warmup!r}")
         if int(self.batch_size) < 2:
@@ -451,12 +455,27 @@ class AEDetector(CheckpointMixin, BaseDetector):
         return self
 
     def _resolve_h(self, z_first: torch.Tensor, kde_std: Any) -> float:
+        """The bandwidth of this run (BU only), fixed on the first training rows; sets ``bandwidth_``."""
         if self.cost != "bu":
             return float("nan")
-        if isinstance(self.h, str):
-            base = median_heuristic(z_first, standardize=kde_std, random_state=self.random_state)
-            return float(self.h_factor) * base
-        return float(self.h)
+        rule, value = parse_bandwidth_rule(self.h)
+        if rule == "median":
+            h = float(self.h_factor) * median_heuristic(z_first, standardize=kde_std, random_state=self.random_state)
+            self.bandwidth_ = {"rule": "median", "h": h}
+        elif rule == "ess":
+            choice = ess_bandwidth(
+                z_first,
+                value,
+                batch_size=int(self.batch_size),
+                eps=float(self.eps),
+                standardize=kde_std,
+                random_state=self.random_state,
+            )
+            h, self.bandwidth_ = choice.h, {"rule": "ess", **choice.as_dict()}
+        else:
+            h = float(value)
+            self.bandwidth_ = {"rule": "fixed", "h": h}
+        return h
 
     def _build_model(self, d: int, dev: torch.device) -> None:
         self.n_features_in_ = int(d)

@@ -281,7 +281,8 @@ class NPDetector(_Algorithm1, BaseDetector):
 
         Returns
         -------
-        self
+        self : NPDetector
+            Fitted.
 
         Raises
         ------

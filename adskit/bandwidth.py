@@ -105,7 +105,14 @@ def parse_bandwidth_rule(h: Any) -> tuple[str, float | None]:
 
 
 def _search_batches(x: Any, batch_size: int, n_batches: int, standardize: Any, random_state: int) -> list:
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    """Squared distances of the batches the ESS is measured on: ``n_batches`` random subsets of ``batch_size``
+    rows of x, or, when x is a sequence of 2-D arrays, those batches themselves."""
+    if isinstance(x, (list, tuple)):
+        parts = [torch.as_tensor(b) for b in x]
+        if not parts or any(b.ndim != 2 or b.shape[0] < 2 for b in parts):
+            raise ValueError("x: expected a (N, D) array or a non-empty sequence of (B, D) batches with B >= 2")
+        return [pairwise_sq_dists(standardize_with(b.to(torch.float64), standardize)) for b in parts]
+    t = torch.as_tensor(x)
     if t.ndim != 2 or t.shape[0] < 2:
         raise ValueError(f"x: expected a (N, D) array with N >= 2, got shape {tuple(t.shape)}")
     t = standardize_with(t.to(torch.float64), standardize)
@@ -128,7 +135,8 @@ def _prepare(x: Any, factors: Any, batch_size: int, n_batches: int, eps: float, 
     if f.size == 0 or not np.all(f > 0):
         raise ValueError("factors: expected positive numbers")
     check_positive(eps, "eps", strict=False)
-    h0 = median_heuristic(x, standardize=standardize, random_state=random_state)
+    whole = torch.cat([torch.as_tensor(b) for b in x]) if isinstance(x, (list, tuple)) and x else x
+    h0 = median_heuristic(whole, standardize=standardize, random_state=random_state)
     d2s = _search_batches(x, batch_size, n_batches, standardize, random_state)
     h = f * h0
     return h, np.array([_mean_ess(d2s, float(v), eps) for v in h]), h0, d2s
@@ -148,8 +156,10 @@ def ess_curve(
 
     Parameters
     ----------
-    x : array-like [shape=(N, D)]
-        Training vectors (the KDE's input).
+    x : array-like [shape=(N, D)], or a sequence of arrays [shape=(B_i, D)]
+        Training vectors (the KDE's input): random batches are drawn from an array; a sequence is taken as the
+        training batches themselves (streamed batches, e.g. the paper's contiguous segments, whose vectors are
+        more alike than random ones: their ESS differs).
     factors : array-like of float > 0, optional
         h / h0 to evaluate (default :data:`FACTORS`, 0.03-10, log-spaced), h0 = the median heuristic of ``x``.
     batch_size : int >= 2
@@ -195,8 +205,8 @@ def ess_bandwidth(
 
     Parameters
     ----------
-    x : array-like [shape=(N, D)]
-        Training vectors (the KDE's input).
+    x : array-like [shape=(N, D)], or a sequence of arrays [shape=(B_i, D)]
+        As in :func:`ess_curve`.
     target : float in (0, 1)
         ESS / B to aim for.
     batch_size, n_batches, eps, standardize, random_state

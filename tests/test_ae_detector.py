@@ -216,6 +216,10 @@ def test_ess_bandwidth_rule_reaches_its_target_and_the_median_rule_is_recorded()
     assert ess.bandwidth_["min_ess"] <= min(0.6, ess.bandwidth_["ess_h0"]) and ess.bandwidth_["ess_h0"] <= 1.0
     med = AEDetector("bu", **kw).fit(X, X_anomalous=anomalies)
     assert med.bandwidth_ == {"rule": "median", "h": med.h_}
+    # the weights' ESS is recorded per update (BU only); at h fixed on the first rows it stays near the target
+    assert np.all((ess.history_["ess"] > 0) & (ess.history_["ess"] <= 1))
+    assert abs(float(np.mean(ess.history_["ess"])) - 0.6) < 0.15
+    assert np.isnan(AEDetector("re", **kw).fit(X).history_["ess"]).all()
 
 
 def test_snp_needs_anomalies_and_features_must_match():

@@ -62,3 +62,14 @@ def test_parse_bandwidth_rule(h, expected):
 def test_parse_bandwidth_rule_refuses(h):
     with pytest.raises(ValueError, match="h"):
         parse_bandwidth_rule(h)
+
+
+def test_given_batches_are_used_as_they_are():
+    """Streamed training passes its own first batches: the ESS is theirs, not that of random subsets."""
+    x = _two_clusters()
+    a, b = x[::2], x[1::2]
+    h, ess, h0 = ess_curve([a, b], [0.3, 1.0])
+    assert h0 == pytest.approx(median_heuristic(np.vstack([a, b])))
+    np.testing.assert_allclose(ess, [(_ess_numpy(a, v, 1e-6) + _ess_numpy(b, v, 1e-6)) / 2 for v in h], rtol=1e-9)
+    with pytest.raises(ValueError, match="x: "):
+        ess_curve([a, a[:1]])

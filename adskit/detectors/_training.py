@@ -33,7 +33,7 @@ from .checkpoint import TrainingProgress
 from .presets import feature_config_dict, lr_schedule
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None"]
-_HISTORY = ("loss", "normal", "C", "lr")  # what the loop records per update
+_HISTORY = ("loss", "normal", "C", "lr", "ess")  # what the loop records per update ("ess": BU only, else NaN)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class Plan:
     checkpoint: str | Path | None = None
     checkpoint_every: int | None = None
     resume: bool = False
+    batch_sizes: tuple[int, ...] | None = None  # streamed: the rows of each first batch in z_first, in order
+
+    def first_batches(self) -> list[torch.Tensor] | None:
+        """The first streamed batches inside ``z_first`` (the complete ones), or None when not streamed."""
+        if not self.batch_sizes:
+            return None
+        out, start = [], 0
+        for size in self.batch_sizes:
+            if start + size > self.z_first.shape[0]:
+                break
+            out.append(self.z_first[start : start + size])
+            start += size
+        return out or None
 
     def __post_init__(self) -> None:
         if self.n_updates < 1:
@@ -252,11 +265,12 @@ def train_loop(det: Any, get_batch: Callable[[int], Batch], plan: Plan) -> Train
         kde_std = (plan.z_first.mean(0).cpu().numpy(), safe_scale(plan.z_first.std(0)).cpu().numpy())
     det._build_model(plan.z_first.shape[1], plan.device)
     opt = torch.optim.Adam(det.model_.parameters(), lr=float(det.lr), amsgrad=det.optimizer == "amsgrad")
-    det.h_, det._kde_std = det._resolve_h(plan.z_first, kde_std), kde_std
-    run = TrainingProgress({k: np.zeros(n) for k in _HISTORY})
+    det.h_, det._kde_std = det._resolve_h(plan.z_first, kde_std, plan.first_batches()), kde_std
+    run = TrainingProgress({k: np.full(n, np.nan) if k == "ess" else np.zeros(n) for k in _HISTORY})
     if plan.resume and Path(plan.checkpoint).is_file():
         run = det._resume(plan.checkpoint, opt, n, plan.device)
     run.optimizer, start, hist = opt, run.step, run.history
+    hist.setdefault("ess", np.full(n, np.nan))  # a checkpoint written before the ESS was recorded
     clip = ClipSchedule(det.C, det.c_factor, det.c_warmup, n, run.ema_max, start)
     det.model_.train()
     t0, seconds = time.perf_counter(), run.seconds
@@ -278,6 +292,7 @@ def train_loop(det: Any, get_batch: Callable[[int], Batch], plan: Plan) -> Train
             loss = snp_loss(a_n, a_a, c_value)
         else:
             w = bu_weights(xb, det.h_, det.eps, standardize=det._kde_std, warn=step == start)
+            hist["ess"][step] = float(1.0 / (w.detach().double().square().sum() * w.shape[0]))  # ESS / B
             loss = bu_loss(a_n, w, a_a if use_anom else None, c_value if use_anom else None)
         opt.zero_grad(set_to_none=True)
         loss.backward()

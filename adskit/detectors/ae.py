@@ -89,7 +89,8 @@ class AEDetector(CheckpointMixin, BaseDetector):
     model_ : Autoencoder
     mean_, scale_ : np.ndarray (d,), input standardisation (zeros/ones when off)
     h_ : float, the bandwidth used (NaN unless BU); C_ : float, the final clip
-    n_updates_ : int; history_ : dict of per-update arrays ("loss", "normal" mean score, "C", "lr")
+    n_updates_ : int; history_ : dict of per-update arrays ("loss", "normal" mean score, "C", "lr", and "ess":
+        the BU weights' effective sample size / batch, NaN for RE and SNP)
     frames_seen_ : int, normal + anomalous rows used; fit_seconds_ : float, wall time of the loop
     feature_config_ : dict or None
     threshold_, offset_ : the default decision threshold (see ``BaseDetector``)
@@ -430,7 +431,8 @@ class AEDetector(CheckpointMixin, BaseDetector):
         if n_updates is None:
             n_updates = self.planned_updates(stream.batches_per_epoch, stream.length)
         z_first = self._transform(stream.first[:_FIRST_ROWS].to(dev, torch.float32))
-        plan = Plan(int(n_updates), dev, z_first, checkpoint, checkpoint_every, resume)
+        sizes = tuple(int(stream.head[s][0].shape[0]) for s in range(stream.k))
+        plan = Plan(int(n_updates), dev, z_first, checkpoint, checkpoint_every, resume, batch_sizes=sizes)
         return self._train(get_batch, plan, stream.first if calibration is None else torch.as_tensor(calibration))
 
     def fit_sampler(self, sampler: Any, n_updates: int | None = None, **kwargs: Any) -> AEDetector:
@@ -454,8 +456,9 @@ class AEDetector(CheckpointMixin, BaseDetector):
             self._write(plan.checkpoint, run)
         return self
 
-    def _resolve_h(self, z_first: torch.Tensor, kde_std: Any) -> float:
-        """The bandwidth of this run (BU only), fixed on the first training rows; sets ``bandwidth_``."""
+    def _resolve_h(self, z_first: torch.Tensor, kde_std: Any, batches: list | None = None) -> float:
+        """The bandwidth of this run (BU only), fixed on the first training rows; sets ``bandwidth_``. An ESS
+        target is searched on the first streamed ``batches`` when given, else on random batches of z_first."""
         if self.cost != "bu":
             return float("nan")
         rule, value = parse_bandwidth_rule(self.h)
@@ -464,7 +467,7 @@ class AEDetector(CheckpointMixin, BaseDetector):
             self.bandwidth_ = {"rule": "median", "h": h}
         elif rule == "ess":
             choice = ess_bandwidth(
-                z_first,
+                batches if batches else z_first,
                 value,
                 batch_size=int(self.batch_size),
                 eps=float(self.eps),

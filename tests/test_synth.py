@@ -281,3 +281,67 @@ def test_face_reexports_every_public_name():
             assert getattr(synth, name) is getattr(module, name) and name in synth.__all__, name
     for name in download.__all__:
         assert hasattr(download, name), name
+
+
+@pytest.mark.parametrize("rarity", [0.005, 0.02, 0.1])
+def test_rarity_is_the_exact_share_of_training_seconds(tmp_path, rarity):
+    n_train, duration = 20, 6.0
+    m = make_dataset(
+        tmp_path / "d",
+        machines=("fan",),
+        n_train=n_train,
+        n_test_normal=4,
+        n_test_anomaly=2,
+        duration=duration,
+        n_something_else=0,
+        n_anomaly_sources=0,
+        rarity=rarity,
+        progress=False,
+    )
+    man = read_manifest(m)
+    train = [r for r in man["files"] if r["split"] == "train"]
+    rare_s = sum(t1 - t0 for r in train for t0, t1 in r["processes"]["rare"])
+    assert rare_s == pytest.approx(rarity * n_train * duration, abs=1e-6)
+    assert man["rare_share_train"]["fan"] == pytest.approx(rarity, abs=1e-6)
+    tests = [r for r in man["files"] if r["split"] == "test" and r["label"] == "normal"]
+    assert sum(bool(r["processes"]["rare"]) for r in tests) == 2  # half of the normal test clips
+
+
+def test_distinctness_adds_the_rare_series_only_in_the_rare_segment():
+    y0, info = generate_clip("fan", rng=3, duration=4.0, rare=True, rare_seconds=1.5)
+    y1, info1 = generate_clip("fan", rng=3, duration=4.0, rare=True, rare_seconds=1.5, distinctness=1.0)
+    assert info["rare"] == info1["rare"] and info["rare"][0][1] - info["rare"][0][0] == pytest.approx(1.5)
+    t0, t1 = info["rare"][0]
+    diff = np.abs(y1.astype(np.float64) - y0)
+    sr = info["sr"]
+    outside = np.r_[diff[: int((t0 - 0.2) * sr)], diff[int((t1 + 0.2) * sr) :]]
+    assert diff[int(t0 * sr) : int(t1 * sr)].max() > 0.01 and (outside.size == 0 or outside.max() < 1e-6)
+    # the spectrum gains partials at k x 1.47 x f0 inside the segment
+    seg = slice(int((t0 + 0.3) * sr), int((t1 - 0.3) * sr))
+    f = np.fft.rfftfreq(seg.stop - seg.start, 1 / sr)
+    p0, p1 = (np.abs(np.fft.rfft(v[seg])) ** 2 for v in (y0, y1))
+    near = np.abs(f - 1.47 * info["f0"]) < 6.0
+    assert p1[near].sum() > 3 * p0[near].sum()
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"rarity": 0.0}, "rarity"),
+        ({"rarity": 0.7}, "rarity"),
+        ({"rarity": 0.0001}, "rarity"),
+        ({"distinctness": -1}, "distinctness"),
+    ],
+)
+def test_rare_knobs_refuse_bad_values(tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match):
+        make_dataset(
+            tmp_path / "d",
+            machines=("fan",),
+            n_train=10,
+            n_test_normal=2,
+            n_test_anomaly=2,
+            duration=4.0,
+            progress=False,
+            **kw,
+        )

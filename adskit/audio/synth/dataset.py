@@ -8,6 +8,7 @@ bytes on every run; :func:`read_manifest` is the one reader of the manifest.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -88,8 +89,40 @@ def _resolve_config(preset: str, seed: int, sr: int, **overrides) -> dict[str, A
             raise ValueError(f"{k}: expected an int >= 0, got {cfg[k]!r}")
         cfg[k] = int(cfg[k])
     cfg["duration"] = check_positive(cfg["duration"], "duration")
+    if cfg.get("rarity") is not None and not 0.0 < float(cfg["rarity"]) <= 0.5:
+        raise ValueError(f"rarity: expected a share of the training seconds in (0, 0.5], got {cfg['rarity']!r}")
+    if cfg.get("distinctness") is not None:
+        cfg["distinctness"] = check_positive(cfg["distinctness"], "distinctness", strict=False)
     cfg.update(preset=preset, seed=int(seed), sr=int(check_positive(sr, "sr")), version=SYNTH_VERSION)
     return cfg
+
+
+RARE_TEST_FRACTION = 0.5  # with ``rarity`` set: share of the normal test clips that hold the rare process
+MIN_RARE_SECONDS = 0.5  # with ``rarity`` set: the shortest rare segment
+
+
+def _rare_plan(rarity: float, n_clips: int, duration: float) -> tuple[int, float]:
+    """(clips holding the rare process, seconds each) so that they total ``rarity`` x the training seconds."""
+    total = rarity * n_clips * duration
+    n_rare = max(1, math.ceil(total / min(3.0, 0.5 * duration)))
+    if n_rare > n_clips or total / n_rare < MIN_RARE_SECONDS:
+        raise ValueError(
+            f"rarity: {rarity} of {n_clips} training clips of {duration} s is {total:.2f} s of rare process; "
+            f"expected segments of {MIN_RARE_SECONDS}-3 s in at most half of each clip (change rarity, n_train "
+            "or duration)"
+        )
+    return n_rare, total / n_rare
+
+
+def _rare_share(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Per machine: seconds of rare process / seconds of normal training audio, as generated."""
+    out: dict[str, list[float]] = {}
+    for r in records:
+        if r.get("split") == "train" and r.get("label") == "normal":
+            rare = sum(t1 - t0 for t0, t1 in r["processes"]["rare"])
+            acc = out.setdefault(r["machine"], [0.0, 0.0])
+            acc[0], acc[1] = acc[0] + rare, acc[1] + r["duration"]
+    return {m: round(a / b, 6) for m, (a, b) in out.items()}
 
 
 def _plan(cfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,7 +138,15 @@ def _plan(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         ):
             sub = np.random.default_rng([seed, mi, si, 10**6])
             rare = np.zeros(count, dtype=bool)
-            rare[sub.choice(count, int(round(RARE_FRACTION * count)), replace=False)] = True
+            rare_seconds = [None] * count
+            if cfg.get("rarity") is not None and (split, label) == ("train", "normal"):
+                # an exact share of the training seconds, in as few segments of at most 3 s as it takes
+                n_rare, seconds = _rare_plan(cfg["rarity"], count, cfg["duration"])
+                for i in sub.choice(count, n_rare, replace=False):
+                    rare[i], rare_seconds[i] = True, seconds
+            else:
+                share = RARE_TEST_FRACTION if cfg.get("rarity") is not None and split == "test" else RARE_FRACTION
+                rare[sub.choice(count, int(round(share * count)), replace=False)] = True
             kinds = [ANOMALY_KINDS[i % len(ANOMALY_KINDS)] for i in sub.permutation(count)]
             for i in range(count):
                 jobs.append(
@@ -116,6 +157,7 @@ def _plan(cfg: dict[str, Any]) -> list[dict[str, Any]]:
                         "split": split,
                         "label": label,
                         "rare": bool(rare[i]),
+                        "rare_seconds": rare_seconds[i],
                         "anomaly_kind": kinds[i] if label == "anomaly" else None,
                         "seed": [seed, mi, si, i],
                     }
@@ -156,6 +198,8 @@ def _make_file(job: dict[str, Any], cfg: dict[str, Any], folder: Path) -> dict[s
             duration=cfg["duration"],
             rare=job["rare"],
             anomaly_kind=job["anomaly_kind"],
+            rare_seconds=job["rare_seconds"],
+            distinctness=cfg.get("distinctness", 0.0),
         )
         rec.update(
             machine=job["machine"],
@@ -277,6 +321,8 @@ def make_dataset(
     preset: str = "fast",
     sr: int = 16000,
     progress: bool = True,
+    rarity: float | None = None,
+    distinctness: float | None = None,
 ) -> Path:
     """Write the synthetic data set in the DCASE layout and return its manifest.
 
@@ -307,6 +353,15 @@ def make_dataset(
         Sampling rate in Hz.
     progress : bool
         Show a tqdm progress bar.
+    rarity : float in (0, 0.5] or None
+        The share of each machine's normal *training* seconds in the rare-normal process, exactly: it is cut
+        into the fewest equal segments of 0.5-3 s (at most half a clip), one per chosen clip. None (default):
+        the warm-up in ``round(RARE_FRACTION * n)`` clips with lengths drawn in 1-3 s. With ``rarity`` set, half
+        of the normal test clips hold the rare process (:data:`RARE_TEST_FRACTION`, so that false alarms on it
+        can be measured) and anomalous test clips keep :data:`RARE_FRACTION`.
+    distinctness : float >= 0 or None
+        How far the rare process's spectrum is from the frequent one (see
+        :func:`~adskit.audio.synth.generate_clip`); None = 0, the warm-up alone.
 
     Returns
     -------
@@ -339,6 +394,8 @@ def make_dataset(
         duration=duration,
         n_something_else=n_something_else,
         n_anomaly_sources=n_anomaly_sources,
+        rarity=rarity,
+        distinctness=distinctness,
     )
     root = Path(root).expanduser()
     manifest_path = root / MANIFEST_NAME
@@ -373,6 +430,7 @@ def make_dataset(
             "n_files": len(records),
             "anomaly_groups": ANOMALY_GROUPS,
             "rare_fraction": RARE_FRACTION,
+            **({"rare_share_train": _rare_share(records)} if cfg.get("rarity") is not None else {}),
             "files": records,
         }
         atomic_write_json(tmp / MANIFEST_NAME, manifest)

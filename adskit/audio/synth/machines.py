@@ -128,6 +128,18 @@ MACHINES: dict[str, MachineSpec] = {
 _LEVEL = 0.05  # RMS of the machine's harmonic part at full speed
 
 
+RARE_SERIES_RATIO = 1.47  # the rare process's own series: partials at k x 1.47 x f0, between the machine's
+
+
+def _rare_series(phase: np.ndarray, f_inst: np.ndarray, sr: int, n_partials: int = 12) -> np.ndarray:
+    """The rare process's own harmonic series (1/k amplitudes, below Nyquist), at the machine's level."""
+    out = np.zeros_like(phase)
+    for k in range(1, n_partials + 1):
+        f = k * RARE_SERIES_RATIO * f_inst
+        out += np.where(f < 0.45 * sr, np.sin(k * RARE_SERIES_RATIO * phase) / k, 0.0)
+    return _LEVEL * out / (np.sqrt(np.mean(out**2)) + 1e-12)
+
+
 def generate_clip(
     machine: str,
     label: str = "normal",
@@ -138,6 +150,8 @@ def generate_clip(
     anomaly_kind: str | None = None,
     anr_db: float | None = None,
     anr_range: tuple[float, float] = DEFAULT_ANR_DB,
+    rare_seconds: float | None = None,
+    distinctness: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One synthetic recording of a machine.
 
@@ -162,6 +176,14 @@ def generate_clip(
         ANR of an additive anomaly over its segment; None draws it uniformly in ``anr_range``.
     anr_range : (float, float)
         Range for the drawn ANR, dB.
+    rare_seconds : float or None
+        Length of the rare-normal segment, when there is one (None: drawn in U(1, 3) s; the draw is made either
+        way, so the rest of the clip does not change with it). Must be shorter than ``duration``.
+    distinctness : float >= 0
+        How far the rare process's spectrum is from the frequent one. 0 (default): the warm-up only (a speed
+        ramp of the steady sound with a whirring band). Above 0 the rare process also has its own harmonic series,
+        partials at k x 1.47 x the rotation frequency (between the machine's own), at ``distinctness`` x the
+        machine's level; 1 makes it as loud as the machine's harmonic part. No random draw depends on it.
 
     Returns
     -------
@@ -194,6 +216,9 @@ def generate_clip(
         )
     sr = int(check_positive(sr, "sr"))
     duration = check_positive(duration, "duration")
+    distinctness = check_positive(distinctness, "distinctness", strict=False)
+    if rare_seconds is not None and not 0 < rare_seconds < duration:
+        raise ValueError(f"rare_seconds: expected a length in (0, duration={duration}) s, got {rare_seconds!r}")
     spec = MACHINES[machine]
     rng = as_rng(rng)
     n = int(round(duration * sr))
@@ -202,7 +227,8 @@ def generate_clip(
     # ---- timeline: rare warm-up, idle, anomaly (non-overlapping)
     taken: list[tuple[float, float]] = []
     is_rare = bool(rng.random() < RARE_FRACTION) if rare is None else bool(rare)
-    rare_seg = place(rng, duration, rng.uniform(1.0, 3.0), taken) if is_rare else None
+    rare_len = rng.uniform(1.0, 3.0) if is_rare else None
+    rare_seg = place(rng, duration, rare_len if rare_seconds is None else rare_seconds, taken) if is_rare else None
     taken += [rare_seg] if rare_seg else []
     idle_seg = place(rng, duration, rng.uniform(1.0, 3.0), taken) if rng.random() < 1 / 3 else None
     taken += [idle_seg] if idle_seg else []
@@ -273,6 +299,8 @@ def generate_clip(
         machine_sig += _LEVEL * tick_level * 3.0 * ticks
     if rare_seg:
         machine_sig += _LEVEL * 0.6 * warm * shaped_noise(rng, n, sr, band(spec.warmup_band, 0.15))
+        if distinctness > 0:
+            machine_sig += distinctness * window(n, sr, *rare_seg, ramp=0.15) * _rare_series(phase, f_inst, sr)
     machine_sig *= level * 10.0 ** (rng.normal(0.0, 1.5) / 20.0)
 
     # ---- the factory background

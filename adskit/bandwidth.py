@@ -36,7 +36,7 @@ from .kde import (
     standardize_with,
 )
 
-__all__ = ["BandwidthChoice", "ess_bandwidth", "ess_curve", "parse_bandwidth_rule"]
+__all__ = ["BandwidthChoice", "ess_bandwidth", "ess_curve", "parse_bandwidth_rule", "weight_share"]
 
 FACTORS = np.logspace(math.log10(0.03), 1.0, 49)  # h / h0 searched by default
 
@@ -238,3 +238,45 @@ def ess_bandwidth(
     log_h = brentq(lambda u: _mean_ess(d2s, math.exp(u), eps) - target, lo, hi, xtol=1e-4)
     h_star = math.exp(log_h)
     return BandwidthChoice(h=h_star, ess=_mean_ess(d2s, h_star, eps), reached=True, **base)
+
+
+def weight_share(x: Any, h: float, mask: Any, *, eps: float = 1e-6, standardize: Any = None) -> float:
+    """How much more BU weight a group of vectors gets than its share of the batch: (sum of the weights on the
+    ``mask`` rows) / (share of ``mask`` rows). 1 = as SNP (uniform weights); above 1 = the group is up-weighted.
+
+    Parameters
+    ----------
+    x : array-like [shape=(B, D)] or a sequence of such batches
+        The normal rows of one training batch (or several: the weights are computed per batch and the ratio
+        pooled over them, each batch's weights summing to 1).
+    h : float > 0
+        The bandwidth.
+    mask : array-like of bool [shape=(B,)], or a sequence matching ``x``
+        The group, e.g. the rare-normal vectors.
+    eps, standardize
+        As in :func:`adskit.kde.bu_weights`.
+
+    Returns
+    -------
+    float
+        NaN when the group is absent from every batch.
+
+    Raises
+    ------
+    ValueError
+        If a mask does not have one entry per row, or as :func:`adskit.kde.bu_weights`.
+    """
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    ms = list(mask) if isinstance(x, (list, tuple)) else [mask]
+    if len(ms) != len(xs):
+        raise ValueError(f"mask: expected one mask per batch ({len(xs)}), got {len(ms)}")
+    got = share = 0.0
+    for xb, mb in zip(xs, ms, strict=True):
+        mb = np.asarray(mb, dtype=bool).reshape(-1)
+        d2 = pairwise_sq_dists(standardize_with(torch.as_tensor(xb).to(torch.float64), standardize))
+        if mb.size != d2.shape[0]:
+            raise ValueError(f"mask: expected {d2.shape[0]} entries (one per row), got {mb.size}")
+        w = np.asarray(bu_weights_from_density(gaussian_kde_from_sq_dists(d2, check_positive(h, "h")), eps))
+        got += float(w[mb].sum())
+        share += mb.mean()
+    return got / share if share > 0 else float("nan")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from adskit.bandwidth import ess_bandwidth, ess_curve, parse_bandwidth_rule
+from adskit.bandwidth import ess_bandwidth, ess_curve, parse_bandwidth_rule, weight_share
 from adskit.kde import median_heuristic
 
 
@@ -73,3 +73,20 @@ def test_given_batches_are_used_as_they_are():
     np.testing.assert_allclose(ess, [(_ess_numpy(a, v, 1e-6) + _ess_numpy(b, v, 1e-6)) / 2 for v in h], rtol=1e-9)
     with pytest.raises(ValueError, match="x: "):
         ess_curve([a, a[:1]])
+
+
+def test_weight_share_of_a_rare_cluster():
+    x = _two_clusters()  # 10 of 200 rows in a far cluster
+    rare = np.r_[np.zeros(190, bool), np.ones(10, bool)]
+    h = median_heuristic(x)
+    p = np.exp(-cdist(x, x, "sqeuclidean") / (2 * h * h)).mean(1)
+    w = 1 / (p + 1e-6)
+    w /= w.sum()
+    assert weight_share(x, h, rare) == pytest.approx(w[rare].sum() / 0.05, rel=1e-9)
+    assert weight_share(x, h, rare) > 2  # the rare cluster is up-weighted
+    assert weight_share(x, 1e-4, rare) == pytest.approx(1.0, abs=1e-6)  # Gram ~ identity: uniform, as SNP
+    assert np.isnan(weight_share(x, h, np.zeros(200, bool)))
+    both = weight_share([x[:100], x[100:]], h, [rare[:100], rare[100:]])
+    assert both > 1
+    with pytest.raises(ValueError, match="mask"):
+        weight_share(x, h, rare[:5])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._utils import atomic_write_text
+from ._utils import atomic_write_text, resolve_device
 from .experiments.neyman_pearson import METHODS, NPConfig
 from .experiments.report import spread_sentence, write_report
 from .experiments.runs import detector_param_names, get_experiment
@@ -47,7 +47,7 @@ def add_common_arguments(p: argparse.ArgumentParser, quick_help: str, full_help:
         "--seeds", type=int, nargs="+", help=f"seeds (default {' '.join(map(str, QUICK_SEEDS))}; --full: 0-4)"
     )
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # one seed: the same as --seeds S
-    p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
+    p.add_argument("--device", default="auto", type=_device, help="'auto' (CUDA when present), 'cpu' or 'cuda'")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help=quick_help)
@@ -249,8 +249,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return rc
 
 
+def _device(text: str) -> str:
+    """``--device``: refused before any run starts when this machine cannot use it."""
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``adskit report DIR [DIR ...]``: aggregate every complete run found under the folders."""
+    missing = [str(f) for f in args.folders if not Path(f).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"DIR: no such folder: {', '.join(missing)}")
     files = write_report(args.folders, out_dir=args.out)
     print(Path(files["md"]).read_text(encoding="utf-8"))
     print(f"wrote {', '.join(str(p) for p in files.values())}")

@@ -184,3 +184,37 @@ def test_loads_the_format_1_layout_written_before_the_checkpoint_code_moved(tmp_
     np.testing.assert_array_equal(back._kde_std[1], det._kde_std[1])
     now = load_checkpoint(det.save(tmp_path / "now.pt"))
     assert set(now.state) == set(state) and set(now.tensors) == set(tensors) and now.config == config
+
+
+class _Sampler:
+    """A non-seeking sampler, as adskit.audio.batches': ``batch(step)`` returns the next draw whatever the step."""
+
+    def __init__(self, fail_at=None):
+        self.X, self.Xa = _data(2)
+        self.rng, self.n, self.fail_at = np.random.default_rng(9), 0, fail_at
+
+    def batch(self, step=None):
+        if self.fail_at is not None and self.n == self.fail_at:
+            raise _Stop(self.n)
+        self.n += 1
+        return self.X[self.rng.integers(0, len(self.X), 40)], self.Xa[self.rng.integers(0, len(self.Xa), 10)]
+
+
+@pytest.mark.parametrize("cost", ["re", "bu"])
+def test_a_sampler_run_resumes_to_the_uninterrupted_result(tmp_path, cost):
+    """A fresh sampler after a crash replays its draws up to the checkpoint's step (the sound experiment's case)."""
+    straight = AEDetector(cost, **SMALL).fit_batches(_Sampler(), 24, n_stat_batches=2)
+    path = tmp_path / "run.pt"
+    with pytest.raises(_Stop):
+        AEDetector(cost, **SMALL).fit_batches(
+            _Sampler(fail_at=19), 24, n_stat_batches=2, checkpoint=path, checkpoint_every=8
+        )
+    assert load_checkpoint(path).state["step"] == 16
+    sampler = _Sampler()
+    resumed = AEDetector(cost, **SMALL).fit_batches(
+        sampler, 24, n_stat_batches=2, checkpoint=path, checkpoint_every=8, resume=True
+    )
+    assert sampler.n == 24  # 2 read ahead for the statistics, 14 replayed, 8 trained on
+    for k, v in straight.model_.state_dict().items():
+        assert torch.equal(v, resumed.model_.state_dict()[k]), k
+    np.testing.assert_array_equal(straight.history_["loss"], resumed.history_["loss"])

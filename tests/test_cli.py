@@ -66,10 +66,16 @@ def test_bad_argument_is_a_clear_error(tmp_path, capsys):
     assert rc == 2 and "h:" in capsys.readouterr().err
     assert main(["reproduce", "--out", str(tmp_path), "--only", "nonexistent"]) == 2
     assert "unknown step" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert "no complete run" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nosuch"), "--out", str(tmp_path / "r")]) == 2
+    assert "no such folder" in capsys.readouterr().err and not (tmp_path / "r").exists()
     with pytest.raises(SystemExit):
         main(["nope"])
+    with pytest.raises(SystemExit):  # refused by the parser, before any run or cluster starts
+        main(["verify", "--out", str(tmp_path / "v"), "--device", "gpu", "--workers", "0"])
+    assert "device: expected" in capsys.readouterr().err and not (tmp_path / "v").exists()
 
 
 def test_console_script_entry_point():

@@ -6,6 +6,8 @@
   permutation per epoch; anomalous rows drawn with replacement per update.
 * :class:`Stream`: batches streamed from a sampler (an object with ``batch(step)``, and optionally training
   statistics ``mean_``/``scale_`` and ``batches_per_epoch``), a callable ``batches(step)`` or an iterable. A
+  sampler's draws are replayed up to the step a resumed run starts at (exact resume); a callable is trusted to
+  seek; an iterable continues wherever it is. A
   batch is ``X``, ``(X, X_anomalous)``, a dict with ``"X"`` (and ``"X_anomalous"``) or an object with those
   attributes; arrays may be NumPy (memmaps included) or torch.
 
@@ -212,6 +214,10 @@ class Stream:
 
     def __init__(self, batches: Any, k: int) -> None:
         self.source, self.length = _source(batches)
+        # a sampler's batch(step) gives its next draw whatever the step (the samplers of adskit.audio.batches):
+        # a resumed run replays the draws before its first step, so that it sees the uninterrupted run's batches
+        self.replays = hasattr(batches, "batch") and callable(batches.batch)
+        self.drawn = 0  # source calls made so far
         known = getattr(batches, "mean_", None) is not None and getattr(batches, "scale_", None) is not None
         self.stats = batches if known else None  # a sampler may say "not known yet" with None
         self.batches_per_epoch = getattr(batches, "batches_per_epoch", None) or None
@@ -227,6 +233,11 @@ class Stream:
                     raise ValueError(f"batches[{s}] {name}: has {part.shape[1]} features, batch 0 has {self.d}")
 
     def _read(self, step: int) -> Batch:
+        if self.replays:
+            while self.drawn < step:  # resuming: draw and drop the batches the checkpointed run trained on
+                self.source(self.drawn)
+                self.drawn += 1
+            self.drawn += 1
         X, Xa = _split_batch(self.source(step))
         if step < self.k:
             X = as_float_tensor(X, f"batches[{step}] X", ndim=2, min_rows=2)

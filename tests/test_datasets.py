@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 import adskit.audio.datasets as datasets_face
 from adskit.audio import batches, cache, clips, folders
@@ -16,6 +17,7 @@ from adskit.audio.clips import label_from_name, parse_clip
 from adskit.audio.features import FeatureConfig, log_mel, n_frames, stack_context
 from adskit.audio.folders import FolderDataset, dcase2020_dev, mimii, synthetic, toy_car, toyadmos
 from adskit.audio.io import AudioFileError, load_audio, save_audio
+from adskit.detectors import AEDetector
 
 SR = 16000
 # A small front end keeps the tests fast: 16 mels, 3 frames.
@@ -471,3 +473,37 @@ def test_paper_batch_defaults_resampling_and_errors(paper_files, tmp_path):
         _builder(paper_files, segment_seconds=10.0)
     with pytest.raises(ValueError, match="something_else_paths"):
         PaperBatchBuilder(normal, [], CFG, device="cpu")
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAt:
+    """A PaperBatchBuilder that raises on its n-th draw: a run killed mid-training."""
+
+    def __init__(self, builder, n):
+        self.builder, self.n, self.drawn = builder, n, 0
+
+    def batch(self, step=None):
+        if self.drawn == self.n:
+            raise _Crash
+        self.drawn += 1
+        return self.builder.batch(step)
+
+
+def test_an_interrupted_paper_batch_run_resumes_to_the_uninterrupted_weights(paper_files, tmp_path):
+    """The sound experiment's case: a fresh builder after a crash replays its draws up to the checkpoint."""
+    kw = {"hidden": (8,), "latent_dim": 2, "device": "cpu", "random_state": 0}
+    straight = AEDetector("bu", **kw).fit_batches(_builder(paper_files), 12, n_stat_batches=2)
+    path = tmp_path / "ck.pt"
+    with pytest.raises(_Crash):
+        AEDetector("bu", **kw).fit_batches(
+            _CrashAt(_builder(paper_files), 9), 12, n_stat_batches=2, checkpoint=path, checkpoint_every=4
+        )
+    resumed = AEDetector("bu", **kw).fit_batches(
+        _builder(paper_files), 12, n_stat_batches=2, checkpoint=path, checkpoint_every=4, resume=True
+    )
+    for k, v in straight.model_.state_dict().items():
+        assert torch.equal(v, resumed.model_.state_dict()[k]), k
+    np.testing.assert_array_equal(straight.history_["loss"], resumed.history_["loss"])

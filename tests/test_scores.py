@@ -292,3 +292,14 @@ def test_build_scoreset_needs_enough_clips(tmp_path):
     save_audio(tmp_path / "rec" / "test" / "normal.wav", np.zeros(16000), 16000)
     with pytest.raises(ValueError, match="at least 3"):
         thresholds.build_scoreset(tmp_path / "rec", cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_frame_scores_refuse_a_spectrogram_of_other_bands_than_the_detectors():
+    """A 64-band spectrogram given to a detector trained on 128-band features: refused, not silently re-stacked
+    (128 x 5 = 640 inputs would otherwise read it as 10 frames of 64 bands)."""
+    rng = np.random.default_rng(0)
+    det = AEDetector("re", **{**TINY, "feature_config": "dcase2020"}).fit(rng.normal(size=(50, 640)))
+    with pytest.raises(ValueError, match="64 features per frame.*128-band"):
+        frame_scores(det, rng.normal(size=(40, 64)))
+    assert frame_scores(det, rng.normal(size=(40, 128))).shape == (36,)  # its own bands: 5-frame context
+    assert frame_scores(det, rng.normal(size=(7, 640))).shape == (7,)  # already stacked vectors

@@ -144,7 +144,8 @@ def frame_scores(detector: Any, spectrogram: Any) -> np.ndarray:
         If the detector has no ``n_features_in_`` (not fitted).
     ValueError
         If the spectrogram is not a finite 2-D array, ``F`` does not divide the detector's input dimension,
-        or the clip has fewer frames than the context.
+        ``F`` is neither the ``n_mels`` of the detector's ``feature_config_`` (when it has one) nor its input
+        dimension, or the clip has fewer frames than the context.
     """
     if not hasattr(detector, "n_features_in_"):
         raise NotFittedError(f"{type(detector).__name__} is not fitted yet; call fit(X) first")
@@ -152,6 +153,13 @@ def frame_scores(detector: Any, spectrogram: Any) -> np.ndarray:
         spectrogram = np.array(spectrogram)  # e.g. a FeatureCache memmap: torch wants writable memory
     S = as_float_tensor(spectrogram, "spectrogram", ndim=2, min_rows=1)
     d, F = int(detector.n_features_in_), S.shape[1]
+    cfg = getattr(detector, "feature_config_", None)
+    n_mels = cfg.get("n_mels") if isinstance(cfg, dict) else None
+    if n_mels is not None and F not in (int(n_mels), d):
+        raise ValueError(
+            f"spectrogram: {F} features per frame, but the detector was trained on {n_mels}-band features "
+            f"(feature_config_ {cfg}); compute the spectrogram with that configuration"
+        )
     if d % F != 0:
         raise ValueError(
             f"spectrogram: {F} features per frame do not divide the detector's {d} input dimensions (frames x bins)"

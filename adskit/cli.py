@@ -1,7 +1,7 @@
 """The ``adskit`` command: a thin argparse layer over :mod:`adskit.experiments`.
 
 adskit reproduce --quick --out DIR             every paper experiment over seeds on the synthetic data + report
-adskit verify | sound | np [options] --out DIR  one experiment over seeds (``--seeds 0 1 2``), on Dask
+adskit verify | sound | rare | np [options] --out DIR  one experiment over seeds (``--seeds 0 1 2``), on Dask
 adskit sweep EXPERIMENT [options] --out DIR     the same, spelled as a sweep (``--scheduler ADDRESS`` for a cluster)
 adskit report DIR [DIR ...]                     aggregate result folders: summary.json, summary.md, figures
 
@@ -22,6 +22,7 @@ from typing import Any
 from . import __version__
 from ._utils import atomic_write_text, resolve_device
 from .experiments.neyman_pearson import METHODS, NPConfig
+from .experiments.rare import RareConfig
 from .experiments.report import spread_sentence, write_report
 from .experiments.runs import detector_param_names, get_experiment
 from .experiments.sound import COSTS, MODELS, SoundConfig
@@ -29,11 +30,15 @@ from .experiments.sweep import run_sweep
 from .experiments.verification import VerificationConfig
 
 #: experiments in the order ``adskit reproduce`` runs them
-EXPERIMENTS = ("verify", "sound", "np")
+EXPERIMENTS = ("verify", "sound", "rare", "np")
 QUICK_SEEDS = (0, 1, 2)
-#: what ``adskit reproduce --quick`` changes from each experiment's quick settings to stay within 10 minutes on a
-#: 2-core CPU with 3 seeds (said in its report): the sound experiment with one AE (FCN40-small) instead of two
-REPRODUCE_QUICK = {"sound": {"models": ("fcn40-small",)}}
+#: what ``adskit reproduce --quick`` changes from each experiment's quick settings to save time on a 2-core CPU with 3
+#: seeds (said in its report): the sound experiment with one AE (FCN40-small) instead of two; the rare-normal
+#: experiment at rarities 0.5 and 2 % (not 10 %) and with the median heuristic only (18 runs instead of 36)
+REPRODUCE_QUICK = {
+    "sound": {"models": ("fcn40-small",)},
+    "rare": {"rarities": (0.005, 0.02), "bandwidths": ("median",)},
+}
 FULL_SEEDS = (0, 1, 2, 3, 4)
 
 
@@ -117,7 +122,28 @@ def _np_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-_OPTIONS = {"verify": _verify_options, "sound": _sound_options, "np": _np_options}
+def _rare_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rarity",
+        dest="rarities",
+        type=float,
+        nargs="+",
+        help="shares of the training seconds the rare process fills (default 0.005 0.02 0.1; --full: six, 0.005-0.2)",
+    )
+    p.add_argument("--costs", nargs="+", choices=COSTS, help="training costs (default re snp bu)")
+    p.add_argument(
+        "--bandwidths", nargs="+", help="BU's bandwidth rules, a run each: median and/or ess:q (default median ess:0.5)"
+    )
+    p.add_argument("--model", choices=MODELS, help="AE preset (default fcn40-small)")
+    p.add_argument("--machine", help="synthetic machine (default fan)")
+    p.add_argument("--distinctness", type=float, help="how far the rare process's spectrum is from the frequent one")
+    p.add_argument("--n-updates", dest="n_updates", type=int, help="updates per detector (default 1500)")
+    p.add_argument(
+        "--data-dir", dest="data_dir", type=Path, help="where the data sets are made (default: data root/rare)"
+    )
+
+
+_OPTIONS = {"verify": _verify_options, "sound": _sound_options, "rare": _rare_options, "np": _np_options}
 _HELP = {
     "verify": (
         "2-D verification experiment (BU paper §4.1, Table 1)",
@@ -128,6 +154,11 @@ _HELP = {
         "sound experiment: RE / SNP / BU autoencoders (BU paper §4.2)",
         "CPU minutes: one machine, two small AEs (default)",
         "the paper's settings: four AEs, 200 x 500 updates (GPU)",
+    ),
+    "rare": (
+        "rare-normal false alarms of RE / SNP / BU against the rarity of a normal process",
+        "CPU minutes: rarities 0.5, 2, 10 %, fcn40-small (default)",
+        "rarities 0.5, 1, 2, 5, 10, 20 %, 5 seeds",
     ),
     "np": (
         "Neyman-Pearson feature extractor vs AE/VAE + GMM (EUSIPCO 2017 Table I)",
@@ -141,7 +172,7 @@ _HELP = {
 
 
 #: the config class of each experiment
-CONFIGS = {"verify": VerificationConfig, "sound": SoundConfig, "np": NPConfig}
+CONFIGS = {"verify": VerificationConfig, "sound": SoundConfig, "rare": RareConfig, "np": NPConfig}
 
 
 def config_from_args(name: str, args: argparse.Namespace) -> Any:
@@ -221,7 +252,7 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    """``adskit verify|sound|np`` and ``adskit sweep EXPERIMENT``."""
+    """``adskit verify|sound|rare|np`` and ``adskit sweep EXPERIMENT``."""
     return _sweep([args.experiment], args)
 
 
@@ -290,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", help=f"run only these experiments (of {list(EXPERIMENTS)})")
     p.set_defaults(func=cmd_reproduce)
 
-    _add_experiment_parsers(sub)  # adskit verify | sound | np
+    _add_experiment_parsers(sub)  # adskit verify | sound | rare | np
     p = sub.add_parser("sweep", help="one experiment over seeds on Dask (a local cluster, or --scheduler ADDRESS)")
     _add_experiment_parsers(p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT"))
 

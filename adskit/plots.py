@@ -20,6 +20,7 @@ __all__ = [
     "plot_frame_scores",
     "plot_grid_maps",
     "plot_rare_normal",
+    "plot_rarity_curves",
     "plot_roc",
     "plot_roc_per_snr",
 ]
@@ -259,6 +260,59 @@ def plot_rare_normal(example: Mapping, axes=None):
         title=f"{example['clip']} ({example['machine']}, {example['model']}): normal, with the rare process",
         axes=axes,
     )
+
+
+def plot_rarity_curves(
+    cells: Sequence[Mapping], metric: str, target: float | None = None, title: str = "", ax=None, legend: bool = True
+):
+    """A metric of the rare-normal experiment against rarity (log x): per cost, the mean over seeds as a line and its
+    95 % interval as a band (:func:`adskit.experiments.rare.rare_tables` cells).
+
+    Parameters
+    ----------
+    cells : sequence of mapping
+        ``rarity`` (share), ``label`` (or ``cost``), ``metric`` mean under the metric's name and ``<metric>_ci``
+        ([low, high] or None).
+    metric : str
+        E.g. ``"fa_rare_frames"`` or ``"tpr_anomaly"``.
+    target : float, optional
+        A rate to mark with a dashed line (the 5 % the thresholds were set for).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
+    else:
+        fig = ax.figure
+    labels = list(dict.fromkeys(c.get("label", c.get("cost")) for c in cells if c.get(metric) is not None))
+    for k, lab in enumerate(labels):
+        sel = sorted(
+            (c for c in cells if c.get("label", c.get("cost")) == lab and c.get(metric) is not None),
+            key=lambda c: c["rarity"],
+        )
+        x = 100 * np.array([c["rarity"] for c in sel])
+        y = np.array([c[metric] for c in sel], dtype=float)
+        ax.plot(x, y, "o-", color=f"C{k}", label=lab, lw=1.6, ms=4)
+        ci = [c.get(f"{metric}_ci") for c in sel]
+        if all(v is not None for v in ci) and len(sel) > 0:
+            lo, hi = np.clip(np.array(ci, dtype=float).T, 0.0, 1.0)  # a rate's interval drawn within [0, 1]
+            ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.12, lw=0)
+    if target is not None:
+        ax.axhline(target, color="k", ls="--", lw=1, label=f"{target:.0%} (the thresholds' target)")
+    ax.set_xscale("log")
+    ticks = sorted({100 * c["rarity"] for c in cells})
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("rarity: share of the training seconds holding the rare process (%)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylim(0, 1.0 if max((c.get(metric) or 0) for c in cells) > 0.5 else None)
+    ax.set_title(title or metric, fontsize=10)
+    if legend:
+        ax.legend(fontsize=8)
+    return fig
 
 
 _VERDICT_COLOURS = {"reproduced": "tab:green", "reversed": "tab:red", "no difference detected": "0.45"}

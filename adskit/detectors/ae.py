@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .._scaling import fit_scale, parse_scaler
 from .._utils import check_positive, resolve_device
 from ..bandwidth import ess_bandwidth, parse_bandwidth_rule
-from ..kde import median_heuristic
+from ..kde import median_heuristic, standardize_with
 from ..losses import anomaly_score
 from ..models import Autoencoder
 from ._training import EpochBatches, Plan, Stream, train_loop
@@ -493,6 +493,32 @@ class AEDetector(CheckpointMixin, BaseDetector):
         ).to(dev)
 
     # ------------------------------------------------------------------------------------------- scoring
+    def kde_input(self, X) -> np.ndarray:
+        """The rows of X as batch uniformization's KDE sees them in training (BU paper eq 16's x_n).
+
+        X is standardised with ``mean_``/``scale_`` and then, when the input is not standardised and
+        ``kde_standardize`` is set, with the KDE's own statistics of the first training rows. Use it to measure
+        the weights a fitted detector gave (:func:`adskit.bandwidth.weight_share`, :func:`adskit.bandwidth.ess_curve`
+        with ``h_``).
+
+        Parameters
+        ----------
+        X : array-like [shape=(n, d)]
+
+        Returns
+        -------
+        np.ndarray [shape=(n, d)], float64
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the detector is not fitted.
+        ValueError
+            As :meth:`anomaly_score`.
+        """
+        z = self._transform(torch.as_tensor(self._fitted_input(X)).to(self._mean_t.device)).double().cpu()
+        return standardize_with(z, self._kde_std).numpy()
+
     def anomaly_score(self, X, batch_size: int = 8192) -> np.ndarray:
         """A(x) = ||z - D(E(z))||^2 of the standardised input z, per row of X (n, d); higher = more anomalous.
 
@@ -512,6 +538,9 @@ class AEDetector(CheckpointMixin, BaseDetector):
         ValueError
             If X is not a finite 2-D array with ``n_features_in_`` columns (scikit-learn's messages).
         """
+        return self._scores(torch.as_tensor(self._fitted_input(X)), batch_size=batch_size)
+
+    def _fitted_input(self, X) -> np.ndarray:
+        """X checked against the fitted detector (float32, ``n_features_in_`` columns, finite)."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self._scores(torch.as_tensor(X), batch_size=batch_size)
+        return validate_data(self, X, dtype=np.float32, reset=False)

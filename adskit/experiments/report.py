@@ -336,8 +336,13 @@ def write_report(
                 figs[f"{exp}_comparisons"] = save_figure(fig, out / f"{exp}_comparisons.png", dpi=100)
                 plt.close(fig)
             e = get_experiment(exp)
+            mine = [r for r in results if r.get("experiment") == exp]
             if e.figures is not None:
-                figs.update(e.figures([r for r in results if r.get("experiment") == exp], out))
+                figs.update(e.figures(mine, out))
+            if e.report is not None:
+                made = e.report(summary, mine, out)
+                figs.update({k: p for k, p in made.items() if Path(p).suffix == ".png"})
+                files.update({k: p for k, p in made.items() if Path(p).suffix != ".png"})
         except Exception as exc:  # a figure never loses the numbers: they are written above
             print(f"adskit report: figure for {exp} failed: {type(exc).__name__}: {exc}")
     files.update(figs)

@@ -170,6 +170,9 @@ class Experiment:
         returns the config to plan from.
     figures : callable (results, out_dir) -> dict of name -> Path, optional
         Experiment-specific figures drawn by the report from the run results (e.g. Figure 2 of the first seed).
+    report : callable (summary, results, out_dir) -> dict of name -> Path, optional
+        Experiment-specific files written beside ``summary.json`` (e.g. the rare-normal experiment's ``rare.json``,
+        ``rare.md`` and its figures); PNG files among them are shown in ``summary.md``.
     """
 
     name: str
@@ -178,6 +181,7 @@ class Experiment:
     comparisons: tuple[Comparison, ...] = ()
     prepare: Callable[[Any, Sequence[int], bool], Any] | None = None
     figures: Callable[[list[dict], Path], dict[str, Path]] | None = None
+    report: Callable[[dict, list[dict], Path], dict[str, Path]] | None = None
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -192,7 +196,7 @@ def register(exp: Experiment) -> Experiment:
 def _load_builtins() -> None:
     # function-local: each experiment module imports this one (to register itself), so a top-level import
     # would be an import circle
-    from . import neyman_pearson, sound, verification  # noqa: F401
+    from . import neyman_pearson, rare, sound, verification  # noqa: F401
 
 
 def get_experiment(name: str) -> Experiment:

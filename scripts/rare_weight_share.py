@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adskit.audio import data_dir
+from adskit.audio import data_dir, read_manifest
 from adskit.audio.features import FeatureConfig
 from adskit.bandwidth import weight_share
 from adskit.detectors import AEDetector
@@ -39,6 +39,7 @@ def measure(root: Path, seed: int = 0) -> dict:
     share = {f: weight_share([z[i] for i in idx], f * h0, [rare[i] for i in idx]) for f in FACTORS}
     return {
         "data": root.name,
+        "distinctness": read_manifest(root)["config"].get("distinctness", 0.0),
         "rare_vector_share": round(float(rare.mean()), 4),
         "weight_share_by_h_over_h0": {f"{f:g}": round(float(v), 3) for f, v in share.items()},
         "uniformised_two_groups": round(0.5 / float(rare.mean()), 1),  # rare and frequent weighted equally

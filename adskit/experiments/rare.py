@@ -34,6 +34,7 @@ import numpy as np
 from .._utils import atomic_write_json, atomic_write_text, check_positive, resolve_device, save_figure, settings_hash
 from ..audio.features import FeatureConfig
 from ..audio.paths import data_dir
+from ..audio.synth import RARE_DISTINCTNESS
 from ..bandwidth import ess_curve, parse_bandwidth_rule, weight_share
 from ..detectors import AEDetector
 from ..plots import plot_rare_normal, plot_rarity_curves
@@ -72,8 +73,8 @@ class RareConfig:
     ----
     machine : synthetic machine
     rarities : shares of the training seconds the rare process fills (each exact, in (0, 0.5])
-    distinctness : how far the rare process's spectrum is from the frequent one (None: the synthetic default,
-        :data:`adskit.audio.synth.RARE_DISTINCTNESS`)
+    distinctness : how far the rare process's spectrum is from the frequent one (default
+        :data:`adskit.audio.synth.RARE_DISTINCTNESS`, 0.5, chosen with RE alone; 0 = the warm-up ramp only)
     n_train, n_test_normal, n_test_anomaly, n_something_else, duration : clips of the data set (half the normal test
         clips hold the rare process; the others are split into calibration and held-out frequent clips)
     train_anr : ANR range (dB) of the something-else sounds that make SNP's and BU's simulated anomalies
@@ -89,7 +90,7 @@ class RareConfig:
 
     machine: str = "fan"
     rarities: tuple[float, ...] = QUICK_RARITIES
-    distinctness: float | None = None
+    distinctness: float = RARE_DISTINCTNESS
     n_train: int = 40
     n_test_normal: int = 80
     n_test_anomaly: int = 20
@@ -148,6 +149,7 @@ class RareConfig:
         if not 0.0 < float(self.fa_target) < 0.5:
             raise ValueError(f"fa_target: expected a rate in (0, 0.5), got {self.fa_target!r}")
         check_positive(self.duration, "duration")
+        check_positive(self.distinctness, "distinctness", strict=False)
         for name in ("n_train", "n_test_normal", "n_test_anomaly", "n_something_else"):
             if int(getattr(self, name)) < (4 if name == "n_test_normal" else 1):
                 raise ValueError(
@@ -332,7 +334,25 @@ def rare_tables(summary: Mapping, results: Sequence[Mapping] = ()) -> dict:
     order = {lab: i for i, lab in enumerate(LABELS)}
     out = sorted(cells.values(), key=lambda c: (c["rarity"], order.get(c["label"], 9)))
     comps = [c for c in summary["comparisons"] if c["experiment"] == "rare"]
-    return {"cells": out, "comparisons": comps, "seeds": summary.get("seeds"), "interval": summary.get("interval")}
+    settings = {}
+    if results and results[0].get("config"):
+        cfg = results[0]["config"]
+        settings = {
+            "machine": cfg.get("machine"),
+            "model": cfg.get("model"),
+            "n_updates": (cfg.get("detector") or {}).get("n_updates"),
+            "distinctness": cfg.get("distinctness"),
+            "fa_target": cfg.get("fa_target"),
+            "rarities": sorted({float(r["rarity"]) for r in results if r.get("rarity") is not None}),
+            "bandwidths": sorted({r["bandwidth"] for r in results if r.get("bandwidth")}),
+        }
+    return {
+        "cells": out,
+        "comparisons": comps,
+        "settings": settings,
+        "seeds": summary.get("seeds"),
+        "interval": summary.get("interval"),
+    }
 
 
 def _fmt(cell: Mapping, key: str) -> str:
@@ -342,11 +362,26 @@ def _fmt(cell: Mapping, key: str) -> str:
     return f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
+def _settings_line(st: Mapping) -> str:
+    """What was run, and what of the full experiment was left out (quick mode drops rarities and rules)."""
+    if not st:
+        return ""
+    left = [r for r in FULL_RARITIES if r not in st["rarities"]]
+    rules = ", ".join(st["bandwidths"]) or "none (no BU run)"
+    return (
+        f"Machine {st['machine']}, {st['model']}, {st['n_updates']} updates, distinctness {st['distinctness']}; "
+        f"rarities {', '.join(f'{100 * r:g} %' for r in st['rarities'])}; BU bandwidth rules: {rules}."
+        + (f" Not run here (`--full` runs them): rarities {', '.join(f'{100 * r:g} %' for r in left)}." if left else "")
+        + "\n"
+    )
+
+
 def rare_markdown(tables: Mapping) -> str:
     """``rare.md``: the cells per rarity and cost, the BU weights' diagnostics, then the paired comparisons."""
     cells = tables["cells"]
     lines = [
         "# Rare-normal false alarms\n",
+        _settings_line(tables.get("settings") or {}),
         f"Seeds {tables.get('seeds')}; {tables.get('interval')}. Thresholds: phi_rho at 5 % false alarms on "
         "frequent-normal calibration clips (frames and clip maxima each). `fa_frequent_*` is measured on held-out "
         "frequent-normal clips and should be near 5 %.\n",

@@ -37,7 +37,7 @@ def make_rare_dataset(
     rarity: float,
     seed: int,
     machine: str = "fan",
-    distinctness: float | None = None,
+    distinctness: float,
     n_train: int = 40,
     n_test_normal: int = 80,
     n_test_anomaly: int = 20,

@@ -2,16 +2,21 @@
 
 :func:`build_scoreset` is the whole data side of the threshold lecture, in this order:
 
-1. **Clips.** The synthetic default (:func:`adskit.audio.synth.make_dataset`: one machine, ``"fan"``; about
-   12 % of the normal clips hold the rare warm-up process, whose segments the manifest records; test anomalies
-   are knocks, rubs, whines and speed changes; "something else" sounds as stand-in anomalies for SNP and BU),
-   or a folder of recordings: ``train/`` holds normal clips; in ``test/``, names starting with ``anomaly`` are
-   anomalous, names containing ``rare`` are rare-normal, the rest frequent-normal (any format
-   :func:`adskit.audio.list_audio_files` lists). A folder has no something-else sounds, so the generator's
-   bursts, clicks, chirps and tones are used, at the recordings' rate.
+1. **Clips.** The synthetic default is rare-normal data as in ``adskit rare``
+   (:func:`adskit.audio.synth.make_dataset` with ``rarity=``:data:`LECTURE_RARITY`: one machine, ``"fan"``; the
+   rare-normal process (its own harmonic series, ``distinctness`` :data:`~adskit.audio.synth.RARE_DISTINCTNESS`)
+   fills exactly 2 % of the training seconds, half of the normal test clips hold it, and the manifest records its
+   segments; test anomalies are knocks, rubs, whines and speed changes;
+   "something else" sounds as stand-in anomalies for SNP and BU), made in
+   ``<data dir>/notebook04-<fast|full>-rarity2-d0.5-s<seed>``. Or a folder of recordings: ``train/`` holds normal
+   clips; in ``test/``, names starting with ``anomaly`` are anomalous, names containing ``rare`` are
+   rare-normal, the rest frequent-normal (any format :func:`adskit.audio.list_audio_files` lists). A folder has
+   no something-else sounds, so the generator's bursts, clicks, chirps and tones are used, at the recordings'
+   rate; and no segments, so :func:`training_vectors` has no rare-normal mask for it.
 2. **Features.** Log-mel context vectors (:func:`feature_config`: the DCASE 2020 front end with 64 mel bands,
    5 frames), computed once per file in a :class:`adskit.audio.cache.FeatureCache`.
-3. **Hold-out.** A quarter of the normal training clips (at least 2), drawn with ``seed``, is held out: the
+3. **Hold-out.** A quarter of the normal training clips (at least 2), drawn with ``seed`` (on the synthetic default
+   stratified, so that the fit clips keep their share of the rare-normal clips), is held out: the
    Neyman-Pearson threshold phi_rho is fitted on their clip scores, not on clips the networks saw (those
    score too low, and a threshold fitted on them raises more false alarms than promised).
 4. **Training.** One :class:`adskit.detectors.AEDetector` per cost (:data:`COSTS`) on the other clips.
@@ -41,11 +46,27 @@ from .._utils import settings_hash
 from ..audio.cache import FeatureCache
 from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
 from ..audio.io import list_audio_files
-from ..audio.synth import SOMETHING_ELSE_KINDS, default_data_dir, generate_something_else, make_dataset, read_manifest
+from ..audio.synth import (
+    RARE_DISTINCTNESS,
+    SOMETHING_ELSE_KINDS,
+    default_data_dir,
+    generate_something_else,
+    make_dataset,
+    read_manifest,
+)
 from ..detectors import AEDetector
 from ..scores import ScoreSet, scores_from_detectors
+from .rare_data import segment_mask
 
-__all__ = ["COSTS", "NETWORKS", "SYNTHETIC_SIZES", "build_scoreset", "feature_config", "training_vectors"]
+__all__ = [
+    "COSTS",
+    "LECTURE_RARITY",
+    "NETWORKS",
+    "SYNTHETIC_SIZES",
+    "build_scoreset",
+    "feature_config",
+    "training_vectors",
+]
 
 #: the three training costs, one autoencoder each (upper-cased as the ScoreSet's method names)
 COSTS = ("re", "snp", "bu")
@@ -59,6 +80,14 @@ NETWORKS = {
     True: {"hidden": (64, 64), "latent_dim": 8, "n_updates": 300, "batch_size": 256},
     False: {"n_updates": 3000},
 }
+#: The synthetic default's rarity: the share of the normal training seconds that the rare-normal process fills,
+#: exactly (:func:`adskit.audio.synth.make_dataset`'s ``rarity``). 2 % is a rarity the rare-normal experiment
+#: measured (``adskit rare --quick --seeds 0 1 2 3 4``: fan, fcn40-small, 1,500 updates, thresholds at 5 % false
+#: alarms on frequent-normal calibration clips): RE's false-alarm rate on rare-normal frames was 0.288 against 0.054
+#: on held-out frequent-normal frames, about 5 x. With :data:`SYNTHETIC_SIZES` it is one 1.92-s segment in one of the
+#: 24 training clips of 4 s (``fast``; the hold-out is stratified, so the fit clips keep it) and eight 3-s segments in the 120
+#: clips of 10 s (lecture size); ``make_dataset`` needs segments of 0.5-3 s, at most half a clip each.
+LECTURE_RARITY = 0.02
 _N_GENERATED_ELSE = 40  # something-else sounds generated for a folder of recordings
 
 
@@ -77,21 +106,35 @@ class _Source:
     process: list[str]  # per test clip: "frequent", "rare" or "anomaly"
     segments: list[dict[str, Any]]  # per test clip: {"rare": [(t0, t1), ...], "anomaly": [...]} in s
     something_else: list[Path] | None  # None: generate them
+    train_rare: list[list[list[float]]] | None = None  # per training clip: its rare segments in s; None: unknown
 
 
 def _synthetic(fast: bool, seed: int, progress: bool) -> _Source:
-    root = default_data_dir() / f"notebook04-{'fast' if fast else 'full'}-s{seed}"
+    # the rarity is in the name: a folder made before (without it, or with another) is never reused
+    name = f"notebook04-{'fast' if fast else 'full'}-rarity{100 * LECTURE_RARITY:g}-d{RARE_DISTINCTNESS:g}-s{seed}"
+    root = default_data_dir() / name
     size = SYNTHETIC_SIZES[fast]
-    make_dataset(root, machines=("fan",), n_anomaly_sources=0, seed=seed, progress=progress, **size)
+    make_dataset(
+        root,
+        machines=("fan",),
+        n_anomaly_sources=0,
+        seed=seed,
+        progress=progress,
+        rarity=LECTURE_RARITY,
+        distinctness=RARE_DISTINCTNESS,
+        **size,
+    )
     files = read_manifest(root)["files"]
+    train = [r for r in files if r["split"] == "train"]
     test = [r for r in files if r["split"] == "test"]
     return _Source(
         "synthetic",
-        [root / r["path"] for r in files if r["split"] == "train"],
+        [root / r["path"] for r in train],
         [root / r["path"] for r in test],
         ["anomaly" if r["label"] == "anomaly" else ("rare" if r["rare"] else "frequent") for r in test],
         [{"rare": r["processes"]["rare"], "anomaly": r["processes"]["anomaly"]} for r in test],
         [root / r["path"] for r in files if r["split"] == "something_else"],
+        [r["processes"]["rare"] for r in train],
     )
 
 
@@ -134,14 +177,20 @@ def _run_folder(source: _Source, fast: bool, seed: int) -> tuple[str, str]:
     return label, f"{label}-{digest}"
 
 
-def _split(source: _Source, seed: int, cache: FeatureCache) -> tuple[np.random.Generator, list, list]:
-    """The hold-out draw: (the generator, drawn on from here; fit clips' vectors; held-out clips' vectors)."""
+def _split(source: _Source, seed: int, cache: FeatureCache) -> tuple[np.random.Generator, list, list, np.ndarray]:
+    """The hold-out draw: (the generator, drawn on from here; fit clips' vectors; held-out clips' vectors; the
+    fit clips' indices into ``source.train``, in the order of their vectors)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(source.train))
     n_hold = max(len(source.train) // 4, 2)
+    if source.train_rare is not None:  # stratified: the fit clips keep their share of the rare-normal clips
+        rare = [int(i) for i in order if source.train_rare[i]]
+        other = [int(i) for i in order if not source.train_rare[i]]
+        k = min(len(rare) // 4, n_hold)
+        order = np.array(rare[:k] + other[: n_hold - k] + rare[k:] + other[n_hold - k :])
     fit = [cache.vectors(source.train[i]) for i in order[n_hold:]]
     held = [cache.vectors(source.train[i]) for i in order[:n_hold]]
-    return rng, fit, held
+    return rng, fit, held, order[n_hold:]
 
 
 def _features(source: _Source, cache_root: Path, progress: bool) -> FeatureCache:
@@ -226,7 +275,7 @@ def build_scoreset(
         return cached
     cfg = feature_config()
     cache = _features(source, root, progress)
-    rng, fit_clips, held_clips = _split(source, seed, cache)
+    rng, fit_clips, held_clips, _ = _split(source, seed, cache)
     if source.something_else is not None:
         X_else = np.concatenate([cache.vectors(f) for f in source.something_else])
     else:  # the synthetic generator's something-else sounds, at the recordings' rate
@@ -262,26 +311,59 @@ def training_vectors(
     data_dir: str | os.PathLike | None = None,
     fast: bool = True,
     seed: int = 0,
-    n: int = 300,
+    n: int | None = 300,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
-) -> np.ndarray:
+    return_rare: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """``n`` context vectors drawn (with ``seed``) from the clips :func:`build_scoreset` fits the detectors on.
 
-    One training batch for the bandwidth panel: the same clips, features and hold-out draw as
-    :func:`build_scoreset` with the same arguments (features come from its cache).
+    One training batch for the bandwidth panel, or (``n=None``) all the fit vectors for the BU weights'
+    diagnostics: the same clips, features and hold-out draw as :func:`build_scoreset` with the same arguments
+    (features come from its cache).
+
+    Parameters
+    ----------
+    data_dir, fast, seed, cache_dir, progress
+        As :func:`build_scoreset`.
+    n : int >= 1 or None
+        How many vectors to draw; None: all N fit vectors, clip after clip in the fit order.
+    return_rare : bool
+        Also return which of the vectors lie in the rare-normal process.
 
     Returns
     -------
-    np.ndarray [shape=(min(n, N), d)], float32
-        Rows of the N fit vectors, drawn without replacement by ``np.random.default_rng(seed)``.
+    X : np.ndarray [shape=(min(n, N), d)], float32
+        Rows of the N fit vectors, drawn without replacement by ``np.random.default_rng(seed)`` (all N rows in
+        order with ``n=None``).
+    rare : np.ndarray [shape=(len(X),)] of bool, or None
+        Only with ``return_rare``: True for the rows whose centre time lies in one of their clip's rare-normal
+        segments (the manifest's ``processes["rare"]``, :func:`adskit.experiments.rare_data.segment_mask`). None for
+        a folder of recordings, which records no segments.
 
     Raises
     ------
-    ValueError, FileNotFoundError, adskit.audio.AudioFileError
+    ValueError
+        If ``n`` is neither None nor an int >= 1; otherwise as :func:`build_scoreset`.
+    FileNotFoundError, adskit.audio.AudioFileError
         As :func:`build_scoreset`.
     """
+    if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
+        raise ValueError(f"n: expected an int >= 1 or None (all fit vectors), got {n!r}")
     source = _source(data_dir, fast, seed, progress)
-    _, fit_clips, _ = _split(source, seed, _features(source, _cache_root(cache_dir), progress))
+    _, fit_clips, _, fit_idx = _split(source, seed, _features(source, _cache_root(cache_dir), progress))
     X_fit = np.concatenate(fit_clips)
-    return X_fit[np.random.default_rng(seed).choice(len(X_fit), min(int(n), len(X_fit)), replace=False)]
+    rows = (
+        np.arange(len(X_fit))
+        if n is None
+        else np.random.default_rng(seed).choice(len(X_fit), min(int(n), len(X_fit)), replace=False)
+    )
+    if not return_rare:
+        return X_fit[rows]
+    if source.train_rare is None:
+        return X_fit[rows], None
+    cfg = feature_config()
+    rare = np.concatenate(
+        [segment_mask(source.train_rare[i], len(v), cfg) for i, v in zip(fit_idx, fit_clips, strict=True)]
+    )
+    return X_fit[rows], rare[rows]

@@ -23,8 +23,8 @@ from . import __version__
 from ._utils import atomic_write_text, resolve_device
 from .experiments.neyman_pearson import METHODS, NPConfig
 from .experiments.rare import RareConfig
-from .experiments.report import spread_sentence, write_report
-from .experiments.runs import detector_param_names, get_experiment
+from .experiments.report import collect_results, spread_sentence, superseded, write_report
+from .experiments.runs import data_changes, detector_param_names, get_experiment
 from .experiments.sound import COSTS, MODELS, SoundConfig
 from .experiments.sweep import run_sweep
 from .experiments.verification import VerificationConfig
@@ -157,8 +157,8 @@ _HELP = {
     ),
     "rare": (
         "rare-normal false alarms of RE / SNP / BU against the rarity of a normal process",
-        "CPU minutes: rarities 0.5, 2, 10 %, fcn40-small (default)",
-        "rarities 0.5, 1, 2, 5, 10, 20 %, 5 seeds",
+        "CPU minutes: rarities 0.5, 2, 10 %%, fcn40-small (default)",
+        "rarities 0.5, 1, 2, 5, 10, 20 %%, 5 seeds",
     ),
     "np": (
         "Neyman-Pearson feature extractor vs AE/VAE + GMM (EUSIPCO 2017 Table I)",
@@ -224,6 +224,8 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
             cfg = dataclasses.replace(cfg, **overrides[name])
         runs += get_experiment(name).plan(cfg, seeds)
     print(f"{len(runs)} runs ({', '.join(names)}; seeds {seeds}) into {out}", flush=True)
+    for line in data_changes(out, runs):
+        print(line, flush=True)
     t0 = time.perf_counter()
     res = run_sweep(runs, out, scheduler=args.scheduler, n_workers=args.workers, progress=progress)
     print(
@@ -235,7 +237,8 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
     if not res.results:
         print("adskit: no run completed; nothing to report", file=sys.stderr)
         return 1
-    files = write_report(out, out_dir=out, failed=res.failed)
+    _print_superseded(superseded([out], current=res.results), out)
+    files = write_report(out, out_dir=out, failed=res.failed, results=collect_results([out], current=res.results))
     summary = json.loads(Path(files["json"]).read_text())
     for name in names:
         print(f"{name}: {spread_sentence(summary, name)}")
@@ -249,6 +252,16 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         print(f"bad file ({b.get('role')}): {b.get('path')}: {b.get('reason')}")
     print(f"wrote {files['json']} and {files['md']}")
     return 1 if res.failed else 0
+
+
+def _print_superseded(old: list[dict], where: Path) -> None:
+    """Say which complete runs a report leaves out because a run of the same cell replaced them."""
+    if old:
+        names = ", ".join(sorted(r["key"] for r in old))
+        print(
+            f"left out of the report: {len(old)} earlier run(s) of the same cells with other settings or data, "
+            f"kept under {where}: {names}"
+        )
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -294,6 +307,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = [str(f) for f in args.folders if not Path(f).is_dir()]
     if missing:
         raise FileNotFoundError(f"DIR: no such folder: {', '.join(missing)}")
+    _print_superseded(superseded(args.folders), args.folders[0])
     files = write_report(args.folders, out_dir=args.out)
     print(Path(files["md"]).read_text(encoding="utf-8"))
     print(f"wrote {', '.join(str(p) for p in files.values())}")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from adskit.cli import build_parser, config_from_args, main, seeds_from_args
+from adskit.cli import EXPERIMENTS, build_parser, config_from_args, main, seeds_from_args
 
 TINY_VERIFY = ["--n-updates", "30", "--no-progress", "--device", "cpu", "--workers", "0"]
 CELL_KEYS = {"experiment", "machine", "model", "cost", "condition", "metric", "mean", "ci_low", "ci_high", "n_seeds"}
@@ -81,3 +81,17 @@ def test_bad_argument_is_a_clear_error(tmp_path, capsys):
 def test_console_script_entry_point():
     r = subprocess.run([sys.executable, "-m", "adskit", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("adskit ")
+
+
+def test_every_command_prints_its_help(capsys):
+    """Help texts go through %-formatting: a bare percent sign in one breaks `--help` of that command."""
+    for argv in (
+        ["--help"],
+        *[[name, "--help"] for name in EXPERIMENTS],
+        ["reproduce", "--help"],
+        ["report", "--help"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0, argv
+    assert "rarities 0.5, 2, 10 %" in (capsys.readouterr().out)

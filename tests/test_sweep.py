@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from adskit.experiments import verification
-from adskit.experiments.report import mean_interval, summarize, verdict
+from adskit.experiments.report import collect_results, mean_interval, summarize, superseded, verdict
 from adskit.experiments.runs import execute_run, load_run, run_folder
 from adskit.experiments.sweep import run_sweep
 from adskit.experiments.verification import VerificationConfig, plan_verification
@@ -71,6 +71,44 @@ def test_comparisons_are_paired_over_the_seeds_both_ran():
     assert cells["SNP"]["n_seeds"] == 4 and cells["BU"]["values"] == pytest.approx([0.2, 0.8, 0.4])
     # unpaired, the same numbers would not separate: the cells' intervals overlap
     assert cells["BU"]["ci_high"] > cells["SNP"]["ci_low"]
+
+
+def test_a_report_keeps_one_run_per_cell(tmp_path):
+    """Runs of one cell made with other settings or data (a data folder whose files changed) are not averaged
+    as seeds of one cell, nor one picked by folder name: the run just made wins, else the one finished last."""
+
+    def write(key, seed, value, finished):
+        folder = tmp_path / "runs" / "verify" / key
+        folder.mkdir(parents=True)
+        labels = {"machine": "2d", "model": "m", "cost": "RE", "seed": seed}
+        res = {"experiment": "verify", "key": key, "labels": labels, "finished": finished}
+        res["records"] = _result("RE", seed, value)["records"]
+        (folder / "run.json").write_text(json.dumps(res))
+        return res
+
+    newer = write("a-newer", 0, 0.2, "2024-05-02T10:00:00")  # folder names sort the other way round
+    older = write("b-older", 0, 0.1, "2024-05-01T10:00:00")
+    write("c-seed1", 1, 0.4, "2024-05-01T10:00:00")
+    assert sorted(r["key"] for r in collect_results([tmp_path])) == ["a-newer", "c-seed1"]
+    assert [r["key"] for r in superseded([tmp_path])] == ["b-older"]
+    (cell,) = summarize(collect_results([tmp_path]))["cells"]
+    assert cell["values"] == [0.2, 0.4]
+    assert sorted(r["key"] for r in collect_results([tmp_path], current=[older])) == ["b-older", "c-seed1"]
+    assert [r["key"] for r in superseded([tmp_path], current=[older])] == [newer["key"]]
+
+
+def test_runs_of_other_conditions_with_the_same_labels_are_all_kept(tmp_path):
+    """`adskit rare` runs differ by rarity, which is in the records' condition, not in the labels: none of them
+    supersedes another (the report once kept only the last rarity)."""
+    for key, cond in (("r-05", "rarity 0.5 %"), ("r-2", "rarity 2 %")):
+        folder = tmp_path / "runs" / "rare" / key
+        folder.mkdir(parents=True)
+        labels = {"machine": "fan", "model": "m", "cost": "RE", "seed": 0}
+        rec = {**labels, "experiment": "rare", "condition": cond, "metric": "fa_rare_frames", "value": 0.3}
+        res = {"experiment": "rare", "key": key, "labels": labels, "finished": key, "records": [rec]}
+        (folder / "run.json").write_text(json.dumps(res))
+    assert sorted(r["key"] for r in collect_results([tmp_path])) == ["r-05", "r-2"]
+    assert superseded([tmp_path]) == []
 
 
 # ------------------------------------------------------------------------------------------ run folders

@@ -129,6 +129,44 @@ def test_threshold_only_panel_without_training_scores(ss):
         threshold_explorer(bare, mode="rho")
 
 
+def _far_training_scores() -> ScoreSet:
+    """Scores whose training scores lie above every clip score, so that phi_rho is outside the clip-score range."""
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(30, int), np.ones(10, int)]
+    scores = {"RE": [rng.gamma(4, 0.25, size=20) + 2 * lab for lab in labels]}
+    train = {"RE": 10.0 + rng.gamma(4, 0.25, size=2000)}
+    return ScoreSet(scores, labels, ["frequent" if lab == 0 else "anomaly" for lab in labels], train_scores=train)
+
+
+@pytest.mark.parametrize("rho", [2e-4, 0.001, 0.05, 0.7])  # below, at the edge of, inside and above the default
+def test_rho_slider_shows_the_rho_its_thresholds_are_computed_for(ss, rho):
+    """Case 09: rho = 0.001 was shown as 0.01 (clamped by the slider) beside thresholds fitted for 0.001."""
+    panel = threshold_explorer(ss, rho=rho)
+    assert panel.rho.value == rho and panel.state["rho"] == rho
+    assert 10**panel.rho.min <= rho <= 10**panel.rho.max
+    assert panel.state["thresholds"] == {m: ss.phi_rho(m, rho) for m in ss.methods}
+    assert f"{rho:.3g}" == format(panel.rho.value, panel.rho.readout_format)  # the readout shows it too
+    for bad in (0.0, 1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"^rho: .*slider"):
+            threshold_explorer(ss, rho=bad)
+
+
+def test_threshold_slider_shows_the_threshold_in_use():
+    """phi_rho fitted on training scores above every clip score: the slider widens to it instead of clamping."""
+    far = _far_training_scores()
+    panel = threshold_explorer(far, rho=0.05, mode="threshold")
+    phi = far.phi_rho("RE", 0.05)
+    assert phi > max(far.clip_scores("RE"))
+    assert panel.threshold.value == phi == panel.state["thresholds"]["RE"]
+    assert panel.threshold.min <= phi <= panel.threshold.max
+    panel.mode.value = "rho"
+    panel.rho.value = 0.5  # phi_rho moves while the threshold slider is hidden
+    panel.mode.value = "threshold"  # shown again, it shows the threshold in use, not the old one
+    assert panel.threshold.value == far.phi_rho("RE", 0.5) == panel.state["thresholds"]["RE"]
+    with pytest.raises(ValueError, match=r"^clip: expected a clip index in \[0, 40\), got 40"):
+        threshold_explorer(far, clip=40)
+
+
 def test_face_reexports_the_scores_stage_and_the_kde_names():
     """``adskit.widgets`` was one module holding the ScoreSet and a numpy KDE; its names keep working."""
     import adskit.kde
@@ -177,6 +215,20 @@ def test_bandwidth_panel_sliders_move_through_the_zones():
     panel.eps.value = 1.0  # a large eps flattens the weights towards uniform (SNP)
     assert panel.state["ess_fraction"] > ess_small_eps
     assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("eps", [1e-12, 1e-6, 10.0])  # below, inside and above the default range 1e-9 .. 1
+def test_bandwidth_sliders_show_the_values_in_use(eps):
+    x = make_ring_data(60, 0.0, 2.0, random_state=0)
+    panel = bandwidth_explorer(x, h=0.3, eps=eps)
+    assert panel.eps.value == eps and panel.state["eps"] == eps
+    assert 10**panel.eps.min <= eps <= 10**panel.eps.max
+    assert panel.h.value == 0.3 and panel.state["h"] == 0.3
+    np.testing.assert_array_equal(panel.state["weights"], bandwidth_state(panel.d2, 0.3, eps)["weights"])
+    with pytest.raises(ValueError, match=r"^eps: .*logarithmic"):
+        bandwidth_explorer(x, eps=0.0)  # was shown and used as 1e-9 without a word
+    with pytest.raises(ValueError, match=r"^h: "):
+        bandwidth_explorer(x, h=-1.0)
 
 
 def test_bandwidth_panel_projects_feature_vectors():

@@ -36,17 +36,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from adskit._scaling import safe_scale
 from adskit._utils import check_positive
 from adskit.audio.cache import FeatureCache, _channel_key
+from adskit.audio.checks import bad_file, first_reason, usable_audio
 from adskit.audio.features import FeatureConfig, LogMel, stack_context
-from adskit.audio.io import AudioFileError, audio_info, load_audio
-from adskit.audio.mixing import frame_labels, mix_at_ratio
+from adskit.audio.io import audio_info, load_audio
+from adskit.audio.mixing import frame_labels, mix_at_ratio, random_excerpt
 
-__all__ = ["FrameSampler", "PaperBatchBuilder"]
+__all__ = ["MAX_SOMETHING_ELSE_FRACTION", "FrameSampler", "PaperBatchBuilder"]
+
+#: a something-else sound longer than this share of a paper batch (``n_segments x segment_seconds``) is cut to a
+#: random excerpt of that length, so that two thirds of the batch's frames at least stay normal
+MAX_SOMETHING_ELSE_FRACTION = 1 / 3
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -238,7 +242,8 @@ class PaperBatchBuilder:
     """Mini-batches of the batch-uniformization paper's sound experiment (WASPAA 2019 §4.2, spec §1.5).
 
     Each batch: ``n_segments`` random ``segment_seconds``-long segments of the normal files, concatenated
-    (10 x 3 s = 30 s); one random something-else sound mixed in at a random position and an ANR drawn
+    (10 x 3 s = 30 s); one random something-else sound (a random excerpt of at most
+    :data:`MAX_SOMETHING_ELSE_FRACTION` of the batch when longer) mixed in at a random position and an ANR drawn
     uniformly from ``anr_range`` (:func:`adskit.audio.mixing.mix_at_ratio`, eq 8, ``y = x + g s``); the
     log-mel of the mixture; context vectors; a vector is simulated-anomalous (``x_tilde``) when its centre
     frame overlaps the inserted interval (:func:`adskit.audio.mixing.frame_labels`), normal otherwise.
@@ -247,10 +252,11 @@ class PaperBatchBuilder:
     ----------
     normal_paths : sequence of str or os.PathLike
         Normal training files; each is cut into ``floor(duration / segment_seconds)`` whole segments
-        (files shorter than one segment are skipped).
+        (files shorter than one segment are left out and listed in ``bad_files_``).
     something_else_paths : sequence of str or os.PathLike
-        Something-else sounds (FSDKaggle2018 clips < 5 s in the paper); one longer than the mixture is
-        cropped at random.
+        Something-else sounds (FSDKaggle2018 clips < 5 s in the paper); one longer than
+        :data:`MAX_SOMETHING_ELSE_FRACTION` of the batch (a minute-long recording, say) is cut to a random
+        excerpt of that length at each draw; the frame labels mark what the excerpt covers.
     feature_config : FeatureConfig
         Front end (``FeatureConfig.preset("paper")`` for the paper).
     segment_seconds : float
@@ -265,11 +271,19 @@ class PaperBatchBuilder:
         Where the log-mel runs.
     random_state : int, np.random.Generator or None
         Same seed, same batches.
+    check : bool
+        Check every file first (:func:`adskit.audio.checks.usable_audio`: readable, finite, not silent; normal
+        files also long enough for one context window of ``feature_config``) and leave the bad ones out, listed
+        in ``bad_files_``. False skips the reading, for files the caller has checked already.
 
     Attributes
     ----------
     segments : list of (Path, int, int)
         Every whole segment: file, its native sampling rate (Hz), start sample at that rate.
+    something_else : list of Path
+        The something-else sounds drawn from.
+    bad_files_ : list of dict
+        ``{"path", "role", "reason"}`` of each file left out (role ``"normal"`` or ``"something_else"``).
     mean_, scale_ : None
         No training statistics (every mixture is new): a detector estimates its own from the first batches.
     batches_per_epoch : int
@@ -278,18 +292,18 @@ class PaperBatchBuilder:
     Raises
     ------
     ValueError
-        Invalid ``segment_seconds``, ``n_segments``, ``anr_range`` or ``channel``, no normal file holding a
-        whole segment, or no something-else file.
+        Invalid ``segment_seconds``, ``n_segments``, ``anr_range`` or ``channel``, no usable normal file holding
+        a whole segment, or no usable something-else file (the message gives the first reason).
     AudioFileError
-        A normal file that cannot be read.
+        A normal file that cannot be read (with ``check=False``; with the check it is listed instead).
 
     Notes
     -----
     Waveforms are read lazily: only the segment's samples at the native rate (soundfile partial read),
-    mixed down, then resampled to ``cfg.sr`` (soxr) when the file's rate differs. Resampling a segment alone
-    differs from resampling the whole file only in a few samples at the segment's edges. Something-else
-    files are read whole (they are short). A draw whose something-else sound or normal segment is silent
-    (ANR undefined) is redrawn.
+    mixed down, then resampled to ``cfg.sr`` (soxr) when the file's rate differs, all through
+    :func:`adskit.audio.io.load_audio`. Resampling a segment alone differs from resampling the whole file only
+    in a few samples at the segment's edges. Something-else files are read whole at each draw. A draw whose
+    something-else sound or normal segment is silent (ANR undefined) is redrawn.
     """
 
     mean_ = None
@@ -306,6 +320,7 @@ class PaperBatchBuilder:
         channel: str | int = "mix",
         device: str | torch.device = "auto",
         random_state: int | np.random.Generator | None = None,
+        check: bool = True,
     ) -> None:
         self.cfg = feature_config
         self.segment_seconds = check_positive(segment_seconds, "segment_seconds")
@@ -320,33 +335,38 @@ class PaperBatchBuilder:
         _channel_key(channel)
         self.rng = _rng(random_state)
         self.segment_samples = int(round(self.segment_seconds * self.cfg.sr))
+        self.bad_files_: list[dict] = []
+        normal = [Path(p) for p in normal_paths]
+        self.something_else = [Path(p) for p in something_else_paths]
+        if check:
+            normal = usable_audio(normal, "normal", self.bad_files_, self.cfg, channel=channel)
+            self.something_else = usable_audio(self.something_else, "something_else", self.bad_files_, channel=channel)
         self.segments: list[tuple[Path, int, int]] = []  # (file, native sr, start sample at native rate)
-        for p in map(Path, normal_paths):
+        for p in normal:
             info = audio_info(p)
             seg_native = int(round(self.segment_seconds * info["sr"]))
-            for k in range(info["frames"] // seg_native):
+            n_seg = info["frames"] // seg_native
+            if n_seg == 0:
+                reason = f"too short: {info['duration']:.3f} s holds no whole {self.segment_seconds:g}-s segment"
+                self.bad_files_.append(bad_file(p, "normal", reason))
+            for k in range(n_seg):
                 self.segments.append((p, info["sr"], k * seg_native))
         if not self.segments:
             raise ValueError(
-                f"normal_paths: no file holds a whole {self.segment_seconds:g}-s segment ({len(normal_paths)} given)"
+                f"normal_paths: no file holds a whole {self.segment_seconds:g}-s segment "
+                f"({len(normal_paths)} given){first_reason(self.bad_files_, 'normal')}"
             )
-        self.something_else = [Path(p) for p in something_else_paths]
         if not self.something_else:
-            raise ValueError("something_else_paths: expected at least one something-else sound file")
+            raise ValueError(
+                "something_else_paths: expected at least one usable something-else sound file "
+                f"({len(something_else_paths)} given){first_reason(self.bad_files_, 'something_else')}"
+            )
         self.batches_per_epoch = -(-len(self.segments) // self.n_segments)
         self._logmel = LogMel(self.cfg, device=device)
 
     def _read_segment(self, path: Path, sr: int, start: int) -> np.ndarray:
         n_native = int(round(self.segment_seconds * sr))
-        try:
-            data, _ = sf.read(str(path), start=start, frames=n_native, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioFileError(path, f"could not decode audio (truncated or corrupt): {exc}") from exc
-        y = data.mean(axis=1) if self.channel == "mix" else data[:, int(self.channel)]
-        if sr != self.cfg.sr:
-            import librosa
-
-            y = librosa.resample(np.ascontiguousarray(y), orig_sr=sr, target_sr=self.cfg.sr, res_type="soxr_hq")
+        y, _ = load_audio(path, sr=self.cfg.sr, channel=self.channel, start=start, frames=n_native)
         out = np.zeros(self.segment_samples, dtype=np.float32)
         m = min(out.size, y.size)
         out[:m] = y[:m]
@@ -379,9 +399,7 @@ class PaperBatchBuilder:
             x = np.concatenate([self._read_segment(p, sr, st) for p, sr, st in segs])
             other_path = self.something_else[int(self.rng.integers(0, len(self.something_else)))]
             s, _ = load_audio(other_path, sr=self.cfg.sr, channel=self.channel)
-            if s.size > x.size:
-                c0 = int(self.rng.integers(0, s.size - x.size + 1))
-                s = s[c0 : c0 + x.size]
+            s, _ = random_excerpt(s, max(1, int(MAX_SOMETHING_ELSE_FRACTION * x.size)), self.rng)
             anr = float(self.rng.uniform(*self.anr_range))
             position = int(self.rng.integers(0, x.size - s.size + 1))
             try:

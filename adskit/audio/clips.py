@@ -28,6 +28,8 @@ LAYOUTS = ("auto", "dcase2020", "mimii", "toyadmos", "toy_car", "flat")
 
 _NORMAL_WORDS = {"normal", "0"}
 _ANOMALY_WORDS = {"anomaly", "anomalous", "abnormal", "1"}
+#: words of a file name that label it anomalous (a digit token is an id there, never a label)
+_ANOMALY_NAME_WORDS = _ANOMALY_WORDS - {"1"}
 _SPLIT_RE = re.compile(r"^(train|test|source_test|target_test|supplemental|eval|dev)$", re.IGNORECASE)
 _SNR_RE = re.compile(r"^(-?\d+)_?dB", re.IGNORECASE)
 
@@ -103,7 +105,8 @@ def parse_clip(path: str | os.PathLike, root: str | os.PathLike | None = None, l
 
     * DCASE 2020: ``<machine>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.wav``; DCASE 2021+:
       ``<machine>/<split>/section_XX_{source,target}_{train,test}_{normal,anomaly}_NNNN[_attrs].wav``: the
-      word ``normal`` / ``anomaly`` among the ``_``-separated tokens of the file name.
+      word ``normal`` / ``anomaly`` among the ``_``-separated tokens of the file name (``anomalous`` and
+      MIMII's ``abnormal`` also mark an anomalous file, e.g. ``abnormal_003.wav``).
     * MIMII: ``[<snr>dB/]<machine>/id_XX/{normal,abnormal}/NNNNNNNN.wav``: the parent folder.
       The SNR is read from a folder named ``-6dB``, ``6_dB_fan``... (``extra["snr_db"]``).
     * ToyADMOS (as the released archives name them, e.g.
@@ -148,7 +151,7 @@ def parse_clip(path: str | os.PathLike, root: str | os.PathLike | None = None, l
 
     # file-name rules (DCASE 2020 / 2021+, ToyADMOS tokens)
     if layout in ("auto", "dcase2020", "toyadmos", "toy_car"):
-        if "anomaly" in low:
+        if _ANOMALY_NAME_WORDS.intersection(low):
             label = 1
         elif "normal" in low:
             label = 0
@@ -213,6 +216,8 @@ def label_from_name(path: str | os.PathLike, layout: str = "auto") -> int | None
     1
     >>> label_from_name("6dB/pump/id_02/normal/00000000.wav")
     0
+    >>> label_from_name("section_00_source_test_anomaly_0001_noAttribute.wav"), label_from_name("abnormal_003.wav")
+    (1, 1)
     >>> label_from_name("recordings/machine_a.wav") is None
     True
     """

@@ -6,16 +6,18 @@
   (:func:`dcase2020_dev`, :func:`mimii`, :func:`toyadmos`, :func:`toy_car`, :func:`synthetic`).
 * :mod:`adskit.audio.cache`: the on-disk feature cache (:class:`FeatureCache`, :class:`CacheReport`) and
   streamed statistics (:func:`iter_clip_vectors`, :func:`dataset_stats`, :class:`VectorStats`).
-* :mod:`adskit.audio.batches`: training batches (:class:`FrameSampler`, :class:`PaperBatchBuilder`).
+* :mod:`adskit.audio.batches`: training batches (:class:`FrameSampler`, :class:`PaperBatchBuilder` and its
+  :data:`MAX_SOMETHING_ELSE_FRACTION`).
 """
 
-from adskit.audio.batches import FrameSampler, PaperBatchBuilder
+from adskit.audio.batches import MAX_SOMETHING_ELSE_FRACTION, FrameSampler, PaperBatchBuilder
 from adskit.audio.cache import CacheReport, FeatureCache, VectorStats, dataset_stats, iter_clip_vectors
 from adskit.audio.clips import LAYOUTS, Clip, label_from_name, parse_clip
 from adskit.audio.folders import FolderDataset, dcase2020_dev, mimii, synthetic, toy_car, toyadmos
 
 __all__ = [
     "LAYOUTS",
+    "MAX_SOMETHING_ELSE_FRACTION",
     "CacheReport",
     "Clip",
     "FeatureCache",

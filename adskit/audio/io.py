@@ -94,8 +94,10 @@ def load_audio(
     channel: str | int = "mix",
     dtype: Any = np.float32,
     min_duration: float = 0.0,
+    start: int = 0,
+    frames: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Read an audio file as a mono waveform, optionally resampled.
+    """Read an audio file (or a stretch of it) as a mono waveform, optionally resampled: the kit's one reader.
 
     Parameters
     ----------
@@ -110,7 +112,13 @@ def load_audio(
     dtype : numpy dtype
         Floating dtype of the result, values in [-1, 1] for PCM files.
     min_duration : float
-        Minimum duration in seconds (at the native rate); shorter files raise :class:`AudioFileError`.
+        Minimum duration in seconds (at the native rate, of the whole file); shorter files raise
+        :class:`AudioFileError`.
+    start : int
+        First sample to read, at the native rate (0: the beginning).
+    frames : int or None
+        Number of samples to read from ``start``, at the native rate (None: to the end; fewer when the file
+        ends first). Only that stretch is decoded (soundfile partial read), then resampled.
 
     Returns
     -------
@@ -122,10 +130,10 @@ def load_audio(
     Raises
     ------
     AudioFileError
-        Missing, empty, truncated/corrupt or non-audio file; shorter than ``min_duration``; channel index
-        out of range.
+        Missing, empty, truncated/corrupt or non-audio file; samples that are NaN or infinite (float files);
+        shorter than ``min_duration``; channel index out of range; nothing left to read after ``start``.
     ValueError
-        Invalid ``sr``, ``channel`` or ``min_duration`` arguments.
+        Invalid ``sr``, ``channel``, ``min_duration``, ``start`` or ``frames`` arguments.
     """
     path = Path(path)
     if sr is not None:
@@ -133,6 +141,10 @@ def load_audio(
     check_positive(min_duration, "min_duration", strict=False)
     if not (channel == "mix" or (isinstance(channel, (int, np.integer)) and not isinstance(channel, bool))):
         raise ValueError(f"channel: expected 'mix' or an int channel index, got {channel!r}")
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise ValueError(f"start: expected an int sample index >= 0, got {start!r}")
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1):
+        raise ValueError(f"frames: expected None or an int >= 1, got {frames!r}")
     info = _open_info(path)
     n_ch = int(info.channels)
     if channel != "mix" and not -n_ch <= int(channel) < n_ch:
@@ -143,11 +155,20 @@ def load_audio(
     if duration < min_duration:
         raise AudioFileError(path, f"too short: {duration:.3f} s, expected at least {min_duration:g} s")
     try:
-        data, native_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, native_sr = sf.read(
+            str(path), start=int(start), frames=-1 if frames is None else int(frames), dtype="float32", always_2d=True
+        )
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(path, f"could not decode audio (truncated or corrupt): {exc}") from exc
     if data.shape[0] == 0:
-        raise AudioFileError(path, "empty audio file (0 frames decoded); expected at least one sample")
+        where = f" from sample {start} (the file has {info.frames})" if start else ""
+        raise AudioFileError(path, f"empty audio file (0 frames decoded{where}); expected at least one sample")
+    finite = np.isfinite(data)
+    if not finite.all():
+        n_bad = int(data.shape[0] - finite.all(axis=1).sum())
+        raise AudioFileError(
+            path, f"non-finite samples (NaN or Inf) in {n_bad} of {data.shape[0]} frames; expected finite audio"
+        )
     y = data.mean(axis=1) if channel == "mix" else data[:, int(channel)]
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sr is not None and sr != native_sr:

@@ -30,7 +30,7 @@ import numpy as np
 
 from adskit.audio.features import FeatureConfig, n_frames
 
-__all__ = ["frame_labels", "gain_for_ratio", "mix_at_ratio", "mix_snr"]
+__all__ = ["frame_labels", "gain_for_ratio", "mix_at_ratio", "mix_snr", "random_excerpt"]
 
 
 def _as_wave(x, name: str) -> np.ndarray:
@@ -81,6 +81,44 @@ def gain_for_ratio(x_seg: np.ndarray, s: np.ndarray, ratio_db: float) -> float:
     if e_s <= 0.0:
         raise ValueError("other: the inserted sound is silent (energy 0); no gain reaches a finite ANR")
     return float(np.sqrt(10.0 ** (r / 10.0) * e_x / e_s))
+
+
+def random_excerpt(s: np.ndarray, max_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A sound that fits the room it is mixed into: itself when short enough, else a random excerpt.
+
+    Parameters
+    ----------
+    s : np.ndarray [shape=(n,)]
+        The sound (something-else or anomalous), at the rate of the mixture.
+    max_samples : int
+        The longest excerpt allowed (each use documents its rule, e.g. a third of a training batch).
+    rng : np.random.Generator
+        Draws the excerpt's start, uniform over ``0 .. n - max_samples``. A sound that fits draws nothing
+        (the generator's state is left as it was), so short sounds give the same stream as before.
+
+    Returns
+    -------
+    excerpt : np.ndarray [shape=(min(n, max_samples),)]
+        A view of ``s``.
+    start : int
+        Where the excerpt starts in ``s`` (0 when ``s`` fits).
+
+    Raises
+    ------
+    ValueError
+        If ``max_samples`` < 1.
+
+    Examples
+    --------
+    >>> x, start = random_excerpt(np.arange(10.0), 4, np.random.default_rng(0))
+    >>> x.size, bool(np.all(np.diff(x) == 1)), 0 <= start <= 6
+    (4, True, True)
+    """
+    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
+        raise ValueError(f"max_samples: expected an int >= 1, got {max_samples!r}")
+    m = min(int(s.shape[0]), int(max_samples))
+    start = int(rng.integers(0, s.shape[0] - m + 1))  # integers(0, 1) returns 0 without drawing
+    return s[start : start + m], start
 
 
 def mix_at_ratio(

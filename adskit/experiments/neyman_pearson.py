@@ -46,6 +46,7 @@ from ..audio import FeatureConfig, ensure_synthetic
 from ..detectors.neyman_pearson import NPDetector
 from ..scores import clip_scores
 from ..threshold import NeymanPearsonThreshold
+from .fingerprints import data_fingerprints
 from .np_data import NPData, clip_level_metrics, fpr_report, load_vectors, snr_metrics
 from .runs import Comparison, Experiment, Run, detector_param_names, make_records, register, split_overrides
 
@@ -94,8 +95,11 @@ class NPConfig:
         Real data instead: normal clips of the target machine (D; the last ``heldout_fraction`` of them,
         after a seeded shuffle, are held out as test normals), clips of other machines (O), isolated anomaly
         sounds (mixed into the held-out normals; the group is read from a known kind prefix of the file name,
-        e.g. ``knock_*.wav`` -> sudden, else "other"), and DCASE-named labelled test clips
-        (``normal_*`` / ``anomaly_*``, scored per clip as the mean of its vector scores).
+        e.g. ``knock_*.wav`` -> sudden, else "other"; one longer than ``max_anomaly_fraction`` of the clip is cut to a
+        random excerpt), and labelled test clips (scored per clip as the mean of its vector scores), labelled by
+        their names as in ``adskit sound`` (:func:`adskit.audio.clips.parse_clip`: DCASE 2020 ``normal_*`` /
+        ``anomaly_*``, DCASE 2021+ ``section_00_..._normal_...``, ``abnormal_*``). Files that cannot be used are
+        listed in the result's ``bad_files`` with the reason (:mod:`adskit.experiments.np_data`).
     feature_preset : str
         :meth:`adskit.audio.FeatureConfig.preset` name ("np2017": 64 mel, 10 + 10 context frames).
     snrs : tuple of float
@@ -111,7 +115,9 @@ class NPConfig:
     train_stride, test_stride : int
         Keep every k-th context vector of the training / test clips (neighbours overlap in 20 of 21 frames).
     max_anomaly_fraction : float
-        An anomaly source is trimmed to at most this fraction of the clip it is mixed into.
+        An anomaly source longer than this fraction of the clip it is mixed into is cut to a random excerpt of that
+        length; real normal clips must be long enough for that excerpt to fill one context window
+        (:func:`adskit.experiments.np_data.normal_min_seconds`: 0.533 s at 0.6 with "np2017").
     heldout_fraction : float
         Real data only: fraction of ``normal_dir`` clips held out for testing.
     calibration_fraction : float
@@ -271,6 +277,7 @@ class NPResult:
     (thinned fpr, tpr). ``fpr_check[method]["calibrated" | "training"]`` is the realised FPR of that phi_rho
     on the held-out normal vectors and clips (see :func:`adskit.experiments.np_data.fpr_report`). ``fpr_tolerance`` is the stated
     tolerance of the promise: |vector-level FPR at the calibrated phi_rho - rho| <= 0.025 (half of rho = 0.05).
+    ``bad_files`` lists the user files set aside before training, each ``{"path", "role", "reason"}``.
     """
 
     metrics: dict[str, dict[str, dict]]
@@ -281,6 +288,7 @@ class NPResult:
     clip_metrics: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     fpr_tolerance: float = 0.025
+    bad_files: list[dict] = field(default_factory=list)
 
     def snrs(self) -> list[str]:
         return list(next(iter(self.metrics.values())))
@@ -333,7 +341,7 @@ class NPResult:
     def pattern(self) -> dict[str, bool]:
         """The paper's claims checked on our numbers (F1 at the oracle rule; FPR within ``fpr_tolerance``)."""
         out: dict[str, bool] = {}
-        if "PROP" in self.metrics:
+        if "PROP" in self.metrics and self.snrs():  # no SNR without anomaly sounds to mix
             for base in ("VAE", "AE"):
                 if base in self.metrics:
                     out[f"F1: PROP >= {base} at every SNR"] = all(
@@ -410,6 +418,8 @@ def run_neyman_pearson(
         per_snr: dict[str, dict] = {}
         for snr in cfg.snrs:
             s_pos = {k[1]: det.anomaly_score(data.positives[k]) for k in data.positives if k[0] == float(snr)}
+            if not s_pos:  # no anomaly sounds to mix (a --test folder alone): the labelled clips are the test
+                continue
             per_snr[f"{float(snr):g}"] = snr_metrics(s_neg, s_pos, thr.threshold_, thr_train.threshold_)
         metrics[method] = per_snr
         if data.test_clips:
@@ -432,6 +442,7 @@ def run_neyman_pearson(
         training=training,
         clip_metrics=clip_metrics,
         seconds=time.perf_counter() - t0,
+        bad_files=list(data.bad_files),
     )
 
 
@@ -457,20 +468,32 @@ def _model_label(cfg: NPConfig) -> str:
     return f"F{'x'.join(str(int(h)) for h in p['hidden'])}-D{int(p['latent_dim'])}"
 
 
+#: the user folders an np run reads (their fingerprints key its result folder)
+_USER_FOLDERS = ("normal_dir", "other_dir", "anomalies_dir", "test_dir")
+
+
 def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:
     """One run per (seed, method); the synthetic data set of each seed is made here, so workers only read it.
+
+    The data each run reads is fingerprinted here, once (:func:`adskit.experiments.fingerprints.data_fingerprints`:
+    the user folders by their files, a synthetic data set by its manifest), and the fingerprints enter the run's
+    folder name: a folder whose files changed gets a new result folder.
 
     Raises
     ------
     ValueError
         On an invalid config (:meth:`NPConfig.validate`).
+    FileNotFoundError
+        If a data folder does not exist (the message names its setting).
     """
     cfg = config.validate()
     runs = []
+    user = data_fingerprints({k: getattr(cfg, k) for k in _USER_FOLDERS}) if cfg.normal_dir else {}
     for seed in seeds:
         c = replace(cfg, seed=int(seed))
         if not c.normal_dir and c.data_dir is None:
             c = replace(c, data_dir=str(ensure_synthetic(c.synthetic_preset, int(seed), progress)))
+        data = user or data_fingerprints({"data_dir": c.data_dir})
         machine = c.machine if not c.normal_dir else "user"
         for m in c.methods:
             runs.append(
@@ -478,6 +501,7 @@ def plan_np(config: NPConfig, seeds: Sequence[int], progress: bool = False) -> l
                     "np",
                     replace(c, methods=(m,)),
                     {"machine": machine, "model": _model_label(c), "cost": m, "seed": int(seed)},
+                    data=data,
                 )
             )
     return runs
@@ -507,6 +531,7 @@ def execute_np(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool
         "training": res.training,
         "data": res.data_info,
         "rho": float(run.config.rho),
+        "bad_files": res.bad_files,
     }
 
 
@@ -519,7 +544,10 @@ def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
     for r in results:
         if int(r["labels"]["seed"]) == seed:
             metrics.update(r["metrics"])
-    fig = plots.plot_roc_per_snr({m: metrics[m] for m in METHODS if m in metrics}, float(results[0]["rho"]))
+    metrics = {m: metrics[m] for m in METHODS if metrics.get(m)}
+    if not metrics:  # no mixtures (labelled test clips only): no ROC per SNR
+        return {}
+    fig = plots.plot_roc_per_snr(metrics, float(results[0]["rho"]))
     fig.suptitle(f"ROC per SNR (seed {seed})", fontsize=10)
     path = save_figure(fig, out / "np_roc.png", dpi=100)
     plt.close(fig)

@@ -6,6 +6,14 @@ other way round. Two sources (see :mod:`adskit.experiments.neyman_pearson`): a s
 machine's training clips, O = the other machines', anomalies = its isolated anomaly sources), or folders of real
 recordings (``normal_dir``, ``other_dir``, ``anomalies_dir`` and/or ``test_dir``).
 
+Every file of the folders is read once and checked before any training (:mod:`adskit.audio.checks`): readable,
+finite, not silent; a normal clip (D, calibration or held out: the split comes after the check) long enough that
+the anomaly mixed into it, at most ``max_anomaly_fraction`` of the clip, fills one context window
+(:func:`normal_min_seconds`); other-machine and labelled test clips long enough for one context window. A normal
+clip whose name calls it anomalous or a test file, and a test file whose name carries no label (the label reader
+of :func:`adskit.audio.clips.parse_clip`, shared with ``adskit sound``), is set aside too. Each file set aside is
+listed in ``NPData.bad_files`` with its reason; the run goes on with the rest.
+
 Loading is deliberately minimal (whole clips in memory, log-mel recomputed each run); the frame sampler and
 feature cache of :mod:`adskit.audio` can replace it.
 """
@@ -13,7 +21,7 @@ feature cache of :mod:`adskit.audio` can replace it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +41,21 @@ from ..audio import (
     read_manifest,
     stack_context,
 )
+from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, read_usable
+from ..audio.folders import FolderDataset
+from ..audio.mixing import random_excerpt
 from ..metrics import auc, precision_recall_f1, roc
 from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
 
-__all__ = ["GROUPS", "NPData", "clip_level_metrics", "fpr_report", "load_vectors", "snr_metrics"]
+__all__ = [
+    "GROUPS",
+    "NPData",
+    "clip_level_metrics",
+    "fpr_report",
+    "load_vectors",
+    "normal_min_seconds",
+    "snr_metrics",
+]
 
 #: anomaly groups of the EUSIPCO 2017 test set (an anomaly whose kind is unknown is in group "other")
 GROUPS = ("sustained", "time_varying", "sudden")
@@ -64,6 +83,8 @@ class NPData:
         Vectors of the calibration clips: normal, held out from D by clip, for the calibrated phi_rho.
     test_normal_clip : np.ndarray [shape=(N,)] or None
         Index of the held-out normal clip each row of ``test_normal`` comes from (clip-level rates).
+    bad_files : list of dict
+        ``{"path", "role", "reason"}`` of each user file set aside (see the module docstring).
     """
 
     train: np.ndarray
@@ -74,6 +95,7 @@ class NPData:
     info: dict
     calibration: np.ndarray | None = None
     test_normal_clip: np.ndarray | None = None
+    bad_files: list[dict] = field(default_factory=list)
 
 
 def _clip_vectors(y: np.ndarray, logmel: LogMel, frames: int) -> np.ndarray:
@@ -112,11 +134,35 @@ def _group_of(name: str) -> str:
     return "other"
 
 
-def _load_dir(folder: str, sr: int, what: str) -> list[tuple[Path, np.ndarray]]:
+def normal_min_seconds(feat: FeatureConfig, max_anomaly_fraction: float) -> float:
+    """Shortest usable normal clip, in seconds: the anomaly mixed into it must fill one context window.
+
+    A held-out clip receives an anomaly of at most ``max_anomaly_fraction`` of its length; the vectors "inside the
+    anomaly" are the positives, so the anomaly must span one context window
+    (:func:`adskit.audio.checks.min_samples`): ``min_samples(feat) / feat.sr / max_anomaly_fraction``
+    (0.533 s for the "np2017" front end and 0.6). Every normal clip is held to it, before the held-out split, so
+    that which clips are set aside does not depend on the seed.
+
+    Examples
+    --------
+    >>> round(normal_min_seconds(FeatureConfig.preset("np2017"), 0.6), 3)
+    0.533
+    """
+    return min_samples(feat) / feat.sr / float(max_anomaly_fraction)
+
+
+def _audio_files(folder: str, what: str) -> list[Path]:
     files = list_audio_files(folder)
     if not files:
         raise ValueError(f"{what}: no audio files (wav, flac, ogg) under {folder}")
-    return [(p, load_audio(p, sr=sr)[0]) for p in files]
+    return files
+
+
+def _folder(folder: str, what: str) -> FolderDataset:
+    ds = FolderDataset(folder)
+    if not len(ds):
+        raise ValueError(f"{what}: no audio files (wav, flac, ogg) under {folder}")
+    return ds
 
 
 def _read_folders(
@@ -125,31 +171,44 @@ def _read_folders(
     anomalies_dir: str | None,
     test_dir: str | None,
     heldout_fraction: float,
+    max_anomaly_fraction: float,
     rng: np.random.Generator,
     logmel: LogMel,
     feat: FeatureConfig,
+    bad: list[dict],
 ) -> tuple[list, list, list, dict, list, dict]:
-    """Waveforms of D, O and the held-out normals, anomaly sources by group and labelled test clips' vectors."""
-    normal = [y for _, y in _load_dir(normal_dir, feat.sr, "normal_dir")]
+    """Waveforms of D, O and the held-out normals, anomaly sources by group and labelled test clips' vectors.
+
+    Every file is checked first; the ones set aside are appended to ``bad`` (see the module docstring).
+    """
+    tests = _folder(test_dir, "test_dir") if test_dir else None
+    named = normal_clips(_folder(normal_dir, "normal_dir").clips, "normal", bad, tests.paths if tests else ())
+    min_s = normal_min_seconds(feat, max_anomaly_fraction)
+    why = f"the anomaly mixed into it, at most {max_anomaly_fraction:g} of it, must fill one context window"
+    normal = [y for _, y in read_usable([c.path for c in named], "normal", bad, feat.sr, feat, min_s, why)]
     order = rng.permutation(len(normal))
     n_test = max(1, int(round(heldout_fraction * len(normal))))
     if len(normal) - n_test < 1:
-        raise ValueError(f"normal_dir: {len(normal)} clip(s); need at least 2 to hold some out")
+        raise ValueError(
+            f"normal_dir: {len(normal)} usable clip(s); need at least 2 to hold some out" + first_reason(bad, "normal")
+        )
     train_y = [normal[i] for i in order[n_test:]]
     test_y = [normal[i] for i in order[:n_test]]
-    other_y = [y for _, y in _load_dir(other_dir, feat.sr, "other_dir")]
+    other_y = [y for _, y in read_usable(_audio_files(other_dir, "other_dir"), "other", bad, feat.sr, feat)]
     sources: dict[str, list[np.ndarray]] = {}
     test_clips: list[tuple[np.ndarray, int]] = []
     if anomalies_dir:
-        for p, y in _load_dir(anomalies_dir, feat.sr, "anomalies_dir"):
+        for p, y in read_usable(_audio_files(anomalies_dir, "anomalies_dir"), "anomaly", bad, feat.sr):
             sources.setdefault(_group_of(p.name), []).append(y)
-    if test_dir:
-        for p, y in _load_dir(test_dir, feat.sr, "test_dir"):
-            name = p.name.lower()
-            if not name.startswith(("normal", "anomaly")):
-                raise ValueError(f"test_dir: {p.name} is not DCASE-named (normal_* or anomaly_*)")
-            test_clips.append((_clip_vectors(y, logmel, feat.frames), int(name.startswith("anomaly"))))
-    info = {"source": "folders", "normal_dir": normal_dir, "other_dir": other_dir}
+        if not sources:
+            raise ValueError(
+                f"anomalies_dir: no usable anomaly sound in {anomalies_dir}" + first_reason(bad, "anomaly")
+            )
+    if tests is not None:
+        labelled = dict(labelled_clips(tests.clips, "test", bad))
+        for p, y in read_usable(list(labelled), "test", bad, feat.sr, feat):
+            test_clips.append((_clip_vectors(y, logmel, feat.frames), labelled[p]))
+    info = {"source": "folders", "normal_dir": normal_dir, "other_dir": other_dir, "n_bad_files": len(bad)}
     return train_y, other_y, test_y, sources, test_clips, info
 
 
@@ -192,8 +251,13 @@ def _positives(
     for i, y in enumerate(tqdm(test_y, desc="mixtures", disable=not progress)):
         for gi, g in enumerate(groups):
             src = sources[g][int(rng.integers(len(sources[g])))]
-            src = src[: int(max_anomaly_fraction * y.size)]
+            # a source longer than max_anomaly_fraction of the clip: a random excerpt (its own stream)
+            src, _ = random_excerpt(
+                src, max(1, int(max_anomaly_fraction * y.size)), np.random.default_rng([seed, i, gi, 1])
+            )
             pos = int(np.random.default_rng([seed, i, gi]).integers(0, y.size - src.size + 1))
+            if not np.any(src) or not np.any(y[pos : pos + src.size]):
+                continue  # a silent excerpt or stretch: the SNR is undefined; no mixture for this (clip, group)
             for snr in snrs:
                 mix, span = mix_at_ratio(y, src, float(snr), position=pos)  # same place at every SNR
                 lab = frame_labels(span, y.size, feat)
@@ -244,7 +308,9 @@ def load_vectors(
     train_stride, test_stride : int
         Keep every k-th context vector of the training / test clips.
     max_anomaly_fraction : float
-        An anomaly source is trimmed to at most this fraction of the clip it is mixed into.
+        An anomaly source longer than this fraction of the clip it is mixed into is cut to a random excerpt of
+        that length (the positives are the vectors the excerpt covers); also sets the shortest usable normal clip
+        (:func:`normal_min_seconds`).
     device : str or torch.device
         Where the log-mel runs.
     progress : bool
@@ -257,20 +323,31 @@ def load_vectors(
     Raises
     ------
     ValueError
-        If a folder holds no audio file, too few normal clips to hold some out, a test file is not DCASE-named,
-        the synthetic set has no such machine, or O is empty.
+        If a folder holds no audio file, too few usable normal clips to hold some out, no usable anomaly sound,
+        the synthetic set has no such machine, or O is empty. Single bad files do not raise: they are listed in
+        ``NPData.bad_files``.
     """
     feat = feature
     logmel = LogMel(feat, device=resolve_device(device))
     rng = np.random.default_rng([seed, 2017])
+    bad: list[dict] = []
     if normal_dir:
         train_y, other_y, test_y, sources, test_clips, info = _read_folders(
-            normal_dir, other_dir, anomalies_dir, test_dir, heldout_fraction, rng, logmel, feat
+            normal_dir,
+            other_dir,
+            anomalies_dir,
+            test_dir,
+            heldout_fraction,
+            max_anomaly_fraction,
+            rng,
+            logmel,
+            feat,
+            bad,
         )
     else:
         train_y, other_y, test_y, sources, test_clips, info = _read_synthetic(Path(root), machine, feat.sr)
     if not other_y:
-        raise ValueError("other_dir: the set O of other-machine sounds is empty")
+        raise ValueError("other_dir: the set O of other-machine sounds is empty" + first_reason(bad, "other"))
     train_y, cal_y = _calibration_split(train_y, float(calibration_fraction), seed)
     train, _ = _stack(train_y, logmel, feat.frames, train_stride, "D (normal)", progress)
     other, _ = _stack(other_y, logmel, feat.frames, train_stride, "O (other machines)", progress)
@@ -290,7 +367,7 @@ def load_vectors(
         feature=feat.to_dict(),
         vectors={"D": len(train), "O": len(other), "calibration": len(calibration), "test_normal": len(test_normal)},
     )
-    return NPData(train, other, test_normal, pos, test_clips, info, calibration, test_ids)
+    return NPData(train, other, test_normal, pos, test_clips, info, calibration, test_ids, bad)
 
 
 # ------------------------------------------------------------------------------------------- evaluation

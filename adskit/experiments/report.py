@@ -16,6 +16,7 @@ in the paper's direction, "reversed" when it excludes 0 the other way, otherwise
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,7 @@ __all__ = [
     "mean_interval",
     "spread_sentence",
     "summarize",
+    "superseded",
     "summary_markdown",
     "verdict",
     "write_report",
@@ -83,8 +85,37 @@ def verdict(ci_low: float | None, ci_high: float | None, direction: int) -> str:
     return "no difference detected"
 
 
-def collect_results(folders: Iterable[str | os.PathLike]) -> list[dict]:
-    """Every complete run result (``run.json``) under the given folders, searched recursively."""
+def collect_results(folders: Iterable[str | os.PathLike], current: Sequence[dict] = ()) -> list[dict]:
+    """Every complete run result (``run.json``) under the given folders, searched recursively, one per cell.
+
+    Runs with different keys that record numbers for the same cells (experiment, machine, model, cost, condition,
+    metric, seed) were made with other settings or other data (e.g. a data folder whose files changed since);
+    only one of them is kept: the one among ``current`` (the runs a command just planned), else the
+    one finished last. :func:`superseded` lists the others. Each result keeps its folder, nothing is deleted.
+
+    Parameters
+    ----------
+    folders : iterable of path
+    current : sequence of dict, optional
+        Results that win their cell (a sweep's ``results``).
+
+    Returns
+    -------
+    list of dict
+        In folder order.
+    """
+    found = _all_results(folders)
+    return [r for r in found if r.get("key") not in _losers(found, current)]
+
+
+def superseded(folders: Iterable[str | os.PathLike], current: Sequence[dict] = ()) -> list[dict]:
+    """The complete runs under ``folders`` that :func:`collect_results` leaves out (same cell, other key)."""
+    found = _all_results(folders)
+    losers = _losers(found, current)
+    return [r for r in found if r.get("key") in losers]
+
+
+def _all_results(folders: Iterable[str | os.PathLike]) -> list[dict]:
     out, seen = [], set()
     for folder in folders:
         for p in sorted(Path(folder).rglob("run.json")):
@@ -95,6 +126,32 @@ def collect_results(folders: Iterable[str | os.PathLike]) -> list[dict]:
                 seen.add(res.get("key"))
                 out.append(res)
     return out
+
+
+def _losers(results: Sequence[dict], current: Sequence[dict]) -> set:
+    """Keys of the results that another result of the same cells supersedes.
+
+    Two runs compete when they record a number for the same (experiment, machine, model, cost, condition,
+    metric, seed): the report could hold only one of them. Runs of one experiment that differ in a setting the
+    labels do not show (e.g. the rarity of ``adskit rare``, which is in the condition) do not compete.
+    """
+    now = {r.get("key") for r in current}
+
+    def cells(r: dict) -> set:
+        return {json.dumps([rec.get(k) for k in (*_CELL_KEYS, "seed")], default=str) for rec in r.get("records", [])}
+
+    def rank(r: dict) -> tuple[bool, str]:  # a current run first, then the one finished last (ISO time)
+        return r.get("key") in now, str(r.get("finished", ""))
+
+    claimed: set = set()
+    losers: set = set()
+    for r in sorted(results, key=rank, reverse=True):
+        mine = cells(r)
+        if mine & claimed:
+            losers.add(r.get("key"))
+        else:
+            claimed |= mine
+    return losers
 
 
 def _records(results: Iterable[dict]) -> list[dict]:

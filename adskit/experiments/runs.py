@@ -10,7 +10,10 @@ its numbers the paper compares. Every run writes its result into its own folder:
 The folder is first written as ``.<name>-<hash>.partial/`` and renamed when ``run.json`` is in it, so a folder
 without the dot is always complete; an interrupted run leaves only the partial folder, which the next attempt
 takes over (a training checkpoint inside it lets the run resume). ``<hash>`` covers every setting of the run
-except the device and progress bars, so a folder is never reused for other settings or data folders.
+except the device and progress bars, and the fingerprints of the data it reads (``Run.data``, made by the plan
+functions with :mod:`adskit.experiments.fingerprints`), so a folder is never reused for other settings, other
+data folders, or a data folder whose files changed: such a run trains anew in a new folder, and the old one is
+kept (:func:`data_changes` says why).
 
 A record is one number: ``{"experiment", "machine", "model", "cost", "condition", "metric", "value", "seed"}``;
 :mod:`adskit.experiments.report` aggregates records over seeds.
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._utils import atomic_write_json, seed_everything, settings_hash, to_jsonable
+from .fingerprints import describe, fingerprint_changed
 
 __all__ = [
     "RECORD_FIELDS",
@@ -38,6 +42,7 @@ __all__ = [
     "Experiment",
     "Run",
     "config_hash",
+    "data_changes",
     "detector_param_names",
     "split_overrides",
     "execute_run",
@@ -101,11 +106,28 @@ def split_overrides(
     return kw
 
 
-def config_hash(config: Any, n: int = 10) -> str:
-    """SHA-256 (first ``n`` hex digits) of a config's JSON, without the device and progress settings."""
+#: the entry of a hashed config that holds the data fingerprints (a name no config field has)
+_DATA_KEY = "_data_sha256"
+
+
+def config_hash(config: Any, n: int = 10, data: Mapping[str, Mapping] | None = None) -> str:
+    """SHA-256 (first ``n`` hex digits) of a config's JSON, without the device and progress settings.
+
+    Parameters
+    ----------
+    config : dataclass instance or dict
+        A run's config (or its JSON form, as stored in ``run.json``: both give the same hash).
+    n : int
+        Hex digits kept.
+    data : mapping of setting name -> fingerprint dict, optional
+        The fingerprints of the data the run reads (``Run.data``); their ``sha256`` enter the hash. None or
+        empty: the hash of the settings alone (runs that read no data folder keep the keys they always had).
+    """
     d = to_jsonable(config)
     if isinstance(d, dict):
         d = {k: v for k, v in d.items() if k not in _NOT_HASHED}
+        if data:
+            d[_DATA_KEY] = {name: fp["sha256"] for name, fp in sorted(data.items())}
     return settings_hash(d, n)
 
 
@@ -123,18 +145,25 @@ class Run:
         ``machine``, ``model``, ``cost``, ``seed`` of the run (strings, and an int seed).
     needs : tuple of Run
         Runs whose results this one reads (e.g. SNP and BU read the clip C from the RE run of their seed).
+    data : dict of setting name -> fingerprint dict
+        Fingerprints of the data folders the run reads, by the setting that names each (``"normal_dir"``,
+        ``"data_dir"``, ...; :func:`adskit.experiments.fingerprints.data_fingerprints`), computed once by the
+        plan function; they enter :attr:`key`. Empty for runs that read no data folder.
     """
 
     experiment: str
     config: Any = field(compare=False)
     labels: dict = field(compare=False)
     needs: tuple = field(default=(), compare=False)
+    data: dict = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
-        """Folder name: ``<machine>-<model>-<cost>-seed<k>-<hash>`` (file-name safe)."""
+        """Folder name: ``<machine>-<model>-<cost>-seed<k>-<hash>`` (file-name safe; the hash covers the settings
+        and the data fingerprints)."""
         lab = self.labels
-        name = f"{lab['machine']}-{lab['model']}-{lab['cost']}-seed{lab['seed']}-{config_hash(self.config)}"
+        digest = config_hash(self.config, data=self.data)
+        name = f"{lab['machine']}-{lab['model']}-{lab['cost']}-seed{lab['seed']}-{digest}"
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
     @property
@@ -263,6 +292,9 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
     ------
     RuntimeError
         If a needed run has no complete result.
+    ValueError
+        If a data folder of the run changed after it was planned (its files, sizes or modification times
+        differ from ``run.data``): the run would train on data its folder name does not describe.
     Exception
         Whatever the experiment raises; the partial folder is kept for inspection and resumption.
     """
@@ -270,6 +302,12 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
     done = load_run(final)
     if done is not None:
         return done
+    changed = fingerprint_changed(run.data)
+    if changed:
+        raise ValueError(
+            f"{run.name}: data changed after the run was planned ({'; '.join(changed)}); run the command again "
+            "to train on the new data in a new folder"
+        )
     exp = get_experiment(run.experiment)
     got: dict[str, dict] = dict(needs or {})
     for dep in run.needs:
@@ -282,14 +320,13 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
     partial.mkdir(parents=True, exist_ok=True)
     for junk in partial.rglob(".*.tmp"):  # a write cut short by a killed attempt (checkpoints are kept)
         junk.unlink(missing_ok=True)
+    # what this folder is for, readable while it is partial (data_changes compares later runs with it)
+    atomic_write_json(partial / PLAN_FILE, _identity(run))
     seed_everything(int(run.labels["seed"]))
     t0 = time.perf_counter()
     result = dict(exp.execute(run, partial, got, progress))
     result.update(
-        experiment=run.experiment,
-        key=run.key,
-        labels=to_jsonable(run.labels),
-        config=to_jsonable(run.config),
+        _identity(run),
         seconds=time.perf_counter() - t0,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
@@ -303,6 +340,87 @@ def execute_run(run: Run, root: str | os.PathLike, needs: Mapping[str, dict] | N
         shutil.rmtree(partial, ignore_errors=True)
         return load_run(final)
     return {**result, "_folder": str(final)}
+
+
+#: the file in a partial folder that says which run it belongs to (labels, config, data fingerprints)
+PLAN_FILE = "plan.json"
+
+
+def _identity(run: Run) -> dict:
+    """What identifies a run in its folder: experiment, key, labels, config and data fingerprints (JSON)."""
+    return {
+        "experiment": run.experiment,
+        "key": run.key,
+        "labels": to_jsonable(run.labels),
+        "config": to_jsonable(run.config),
+        "data_fingerprints": to_jsonable(run.data),
+    }
+
+
+def _earlier(folder: Path) -> tuple[dict, bool] | None:
+    """The identity stored in a run folder (complete: ``run.json``; partial: ``plan.json``), and whether partial."""
+    partial = folder.name.endswith(".partial")
+    p = folder / (PLAN_FILE if partial else "run.json")
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (d, partial) if isinstance(d, dict) and "config" in d and "labels" in d else None
+
+
+def data_changes(root: str | os.PathLike, runs: Sequence[Run]) -> list[str]:
+    """Why runs are about to train anew although a folder of the same settings exists: their data changed.
+
+    For each run without a complete folder under ``root``, every other folder of its experiment (complete, or
+    partial: an interrupted run) with the same labels and the same settings but other data fingerprints gives
+    one line per data folder that differs. The earlier folders are kept as they are.
+
+    Parameters
+    ----------
+    root : path
+        Sweep folder (``root/runs/<experiment>/...``).
+    runs : sequence of Run
+
+    Returns
+    -------
+    list of str
+        E.g. ``"data in rec/normal (normal_dir: 6 files, 0.8 MB then, 7 files, 0.9 MB now) changed since run
+        user-fcn40-small-RE-seed0-1a2b3c4d5e: training anew in user-fcn40-small-RE-seed0-6f7a8b9c0d; the old
+        folder is kept"``.
+    """
+    lines: list[str] = []
+    cache: dict[str, list[tuple[str, dict, bool]]] = {}
+    for run in runs:
+        if load_run(run_folder(root, run)) is not None:
+            continue
+        if run.experiment not in cache:
+            base = Path(root) / "runs" / run.experiment
+            found = [(f.name, _earlier(f)) for f in sorted(base.iterdir())] if base.is_dir() else []
+            cache[run.experiment] = [(name, *e) for name, e in found if e is not None]
+        labels, settings = to_jsonable(run.labels), config_hash(run.config)
+        for name, old, partial in cache[run.experiment]:
+            if old.get("key") == run.key or old["labels"] != labels or config_hash(old["config"]) != settings:
+                continue
+            what = f"the interrupted run {name}" if partial else f"run {name}"
+            before = old.get("data_fingerprints")
+            if not before and run.data:
+                lines.append(
+                    f"{what} records no fingerprint of its data (made before result folders were keyed by "
+                    f"data): training anew in {run.key}; the old folder is kept"
+                )
+                continue
+            for setting, fp in run.data.items():
+                prev = (before or {}).get(setting)
+                if prev is None or prev.get("sha256") != fp["sha256"]:
+                    then = describe(prev) if prev else "not read"
+                    how = f"{then} then, {describe(fp)} now"
+                    if then == describe(fp):
+                        how = f"{then}, other contents or modification times"
+                    lines.append(
+                        f"data in {fp['path']} ({setting}: {how}) changed since {what}: training anew in {run.key}; "
+                        "the old folder is kept"
+                    )
+    return lines
 
 
 def make_records(run: Run, rows: Iterable[tuple[str, str, Any]]) -> list[dict]:

@@ -8,8 +8,10 @@ are tested on held-out normal clips and on the same clips with anomalous sounds 
 frame level, with AUC and pAUC (FPR <= 0.1).
 
 Data (:mod:`adskit.experiments.sound_data`): the embedded synthetic machines by default, or user folders of
-normal clips, something-else sounds and anomalous sounds (or labelled test files). Unreadable files are reported
-(``bad_files``) and left out; they do not stop the run.
+normal clips, something-else sounds and anomalous sounds (or labelled test files). Every user file is checked
+before training (readable, finite, not silent, long enough: a normal clip holds one training segment, a test file
+one context window; a "normal" clip whose name says anomalous or test, a test file whose name carries no label);
+a file that fails is reported with its reason (``bad_files``) and left out; it does not stop the run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..detectors import AEDetector
 from ..plots import plot_rare_normal
 from ..scores import score_clips
 from ..threshold import NeymanPearsonThreshold
+from .fingerprints import data_fingerprints
 from .runs import Comparison, Experiment, Run, detector_param_names, make_records, register, split_overrides
 from .sound_data import (
     TestClip,
@@ -275,7 +278,11 @@ _DATA_FIELDS = ("normal_dir", "something_else_dir", "anomalies_dir", "test_dir",
 
 
 def _machine_data(cfg: SoundConfig, machine: str | None, progress: bool) -> dict[str, Any]:
-    """:func:`~adskit.experiments.sound_data.prepare_sound_data` with the config's folders and test settings."""
+    """:func:`~adskit.experiments.sound_data.prepare_sound_data` with the config's folders and test settings.
+
+    User files are checked against the feature configuration of every model of ``cfg`` and normal clips against
+    one training segment (``segment_seconds``), before any training.
+    """
     root = None
     if not cfg.user_data:
         root = Path(cfg.data_dir) if cfg.data_dir else ensure_synthetic(cfg.synthetic_preset, cfg.seed, progress)
@@ -285,6 +292,8 @@ def _machine_data(cfg: SoundConfig, machine: str | None, progress: bool) -> dict
         mixes_per_clip=cfg.mixes_per_clip,
         seed=cfg.seed,
         need_something_else=any(c != "re" for c in cfg.costs),
+        feature_configs=[FeatureConfig(**_detector(cfg, m, "re", False).feature_config) for m in cfg.models],
+        min_normal_seconds=cfg.segment_seconds,  # a normal clip must hold one training segment
         **{k: getattr(cfg, k) for k in _DATA_FIELDS},
     )
 
@@ -448,24 +457,35 @@ COMPARISONS = (
 )
 
 
+#: the user folders a sound run reads (their fingerprints key its result folder)
+_USER_FOLDERS = ("normal_dir", "something_else_dir", "anomalies_dir", "test_dir")
+
+
 def plan_sound(config: SoundConfig, seeds: Sequence[int], progress: bool = False) -> list[Run]:
     """One run per (seed, machine, model, cost).
 
     With ``C="re-max"`` the SNP and BU runs need the RE run of their seed, machine and model (its maximum
     normal score sets their C). On the synthetic default each seed has its own data set, made here (in the
-    calling process) so that workers only read it.
+    calling process) so that workers only read it. The data each run reads is fingerprinted here, once
+    (:func:`adskit.experiments.fingerprints.data_fingerprints`: the user folders by their files, a synthetic
+    data set by its manifest), and the fingerprints enter the run's folder name: a folder whose files changed
+    gets a new result folder.
 
     Raises
     ------
     ValueError
         On an invalid config (:meth:`SoundConfig.validate`).
+    FileNotFoundError
+        If a data folder vanished since the config was checked.
     """
     cfg = config.validate()
     runs: list[Run] = []
+    user = data_fingerprints({k: getattr(cfg, k) for k in _USER_FOLDERS}) if cfg.user_data else {}
     for seed in seeds:
         c = replace(cfg, seed=int(seed))
         if not c.user_data and c.data_dir is None:
             c = replace(c, data_dir=str(ensure_synthetic(c.synthetic_preset, int(seed), progress)))
+        data = user or data_fingerprints({"data_dir": c.data_dir})
         for machine in [None] if c.user_data else list(c.machines):
             for model in c.models:
                 first: Run | None = None
@@ -477,6 +497,7 @@ def plan_sound(config: SoundConfig, seeds: Sequence[int], progress: bool = False
                         unit,
                         {"machine": machine or "user", "model": model, "cost": _NAMES[cost], "seed": int(seed)},
                         needs,
+                        data,
                     )
                     if cost == "re":
                         first = run

@@ -4,12 +4,16 @@ Everything here takes explicit arguments, never :class:`~adskit.experiments.soun
 experiment imports this module and not the other way round. Three sources: the embedded synthetic machines
 (``root`` and a ``machine``); a folder of normal clips split into train and test, with anomalous sounds mixed into
 the held-out clips; or a folder of normal clips for training and one of DCASE-named labelled test files.
-Unreadable files are reported in a list of ``{"path", "role", "reason"}`` and left out; they do not stop a run.
+Every user file is checked before training (:mod:`adskit.audio.checks`: readable, finite, not silent, long enough
+for one context window of every feature configuration that will read it; normal clips also long enough for one
+training segment; names that call a "normal" clip anomalous or a test file; test files whose names carry no
+label). A file that fails is reported in a list of ``{"path", "role", "reason"}`` and left out; it does not stop
+a run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +21,16 @@ from typing import Any
 import numpy as np
 
 from ..audio.batches import PaperBatchBuilder
+from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, usable_audio
 from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
 from ..audio.folders import FolderDataset, synthetic
-from ..audio.io import AudioFileError, list_audio_files, load_audio
-from ..audio.mixing import frame_labels, mix_at_ratio
+from ..audio.io import list_audio_files, load_audio
+from ..audio.mixing import frame_labels, mix_at_ratio, random_excerpt
 from ..metrics import auc, pauc
 from ..scores import clip_scores
 
 __all__ = [
+    "MAX_ANOMALY_FRACTION",
     "TestClip",
     "anr_keys",
     "build_test_set",
@@ -42,6 +48,9 @@ __all__ = [
 ]
 
 SR = 16000  # rate of the test waveforms; features resample to their own rate
+#: an anomalous sound longer than this share of the held-out clip it is mixed into is cut to a random excerpt of
+#: that length (the frame labels mark what the excerpt covers), so that every test mixture keeps normal frames
+MAX_ANOMALY_FRACTION = 0.8
 
 
 @dataclass
@@ -81,18 +90,9 @@ def check_folders(
         raise ValueError("normal_dir: --something-else/--anomalies/--test need --normal DIR")
 
 
-def readable(paths: Iterable[str | Path], role: str, bad: list[dict]) -> list[Path]:
-    """Paths that load as audio; a bad file is appended to ``bad`` with its role and the reason, not raised."""
-    ok = []
-    for p in paths:
-        try:
-            y, _ = load_audio(p, sr=None)
-            if y.size < 1024 or not np.any(y):
-                raise AudioFileError(p, "too short or silent to use")
-            ok.append(Path(p))
-        except (AudioFileError, OSError, ValueError) as exc:
-            bad.append({"path": str(p), "role": role, "reason": str(getattr(exc, "problem", exc))})
-    return ok
+#: the former name of :func:`adskit.audio.checks.usable_audio` (readable, finite, not silent; ``cfg=`` adds the
+#: context-window length), kept so that callers of ``readable(paths, role, bad)`` still work
+readable = usable_audio
 
 
 def build_test_set(
@@ -109,7 +109,8 @@ def build_test_set(
     Parameters
     ----------
     normal_paths : held-out normal clips (any rate, channels mixed down, resampled to ``sr``)
-    anomaly_paths : anomalous sounds; one longer than 80 % of a clip is cropped at random
+    anomaly_paths : anomalous sounds; one longer than :data:`MAX_ANOMALY_FRACTION` (80 %) of a clip is cut to a
+        random excerpt of that length
     anr_db : test ANRs in dB (:func:`adskit.audio.mix_at_ratio`, over the inserted segment)
     mixes_per_clip : anomalous clips per normal clip and ANR; the (clip, sound, position) draws are shared by
         every ANR
@@ -124,7 +125,7 @@ def build_test_set(
     Raises
     ------
     adskit.audio.AudioFileError
-        If a file cannot be read (filter with :func:`readable` first).
+        If a file cannot be read (filter with :func:`adskit.audio.checks.usable_audio` first).
     """
     rng = np.random.default_rng([int(seed), 7])
     normals = [(Path(p), load_audio(p, sr=sr)[0]) for p in normal_paths]
@@ -134,9 +135,8 @@ def build_test_set(
     for ci, (_p, y) in enumerate(normals):
         for _ in range(int(mixes_per_clip)):
             si = int(rng.integers(len(sources)))
-            s = sources[si]
-            m = min(s.size, int(0.8 * y.size))
-            c0 = int(rng.integers(0, s.size - m + 1))
+            excerpt, c0 = random_excerpt(sources[si], max(1, int(MAX_ANOMALY_FRACTION * y.size)), rng)
+            m = excerpt.size
             pos = int(rng.integers(0, y.size - m + 1))
             draws.append((ci, si, c0, m, pos))
     for a in anr_db:
@@ -174,38 +174,45 @@ def _user_files(
     test_fraction: float,
     seed: int,
     bad: list[dict],
+    fcfg: FeatureConfig | None,
+    min_normal_seconds: float,
 ) -> dict[str, Any]:
     normal = FolderDataset(normal_dir)
     if len(normal) == 0:
         raise ValueError(f"normal_dir: no audio file (WAV, FLAC, OGG) found in {normal_dir}")
-    ok = set(readable(normal.paths, "normal", bad))
+    tests = FolderDataset(test_dir) if test_dir is not None else None
+    named = normal_clips(normal.clips, "normal", bad, exclude=tests.paths if tests is not None else ())
+    why = f"one {min_normal_seconds:g}-s training segment"
+    ok = set(usable_audio([c.path for c in named], "normal", bad, fcfg, min_normal_seconds, why))
+    kept = FolderDataset.from_clips(normal.root, [c for c in named if c.path in ok])
     out: dict[str, Any] = {"rare": {}, "labelled_test": None, "source": f"user folders (normal {normal_dir})"}
-    if test_dir is None:
-        tr, te = normal.split_train_test(test_fraction, random_state=seed)
-        out["train"] = [p for p in tr.paths if p in ok]
-        out["test_normal"] = [p for p in te.paths if p in ok]
-        out["anomalies"] = readable(list_audio_files(anomalies_dir), "anomaly", bad)
+    if tests is None:
+        tr, te = kept.split_train_test(test_fraction, random_state=seed)
+        out["train"], out["test_normal"] = tr.paths, te.paths
+        out["anomalies"] = usable_audio(list_audio_files(anomalies_dir), "anomaly", bad)
         if not out["anomalies"]:
-            raise ValueError(f"anomalies_dir: no readable audio file in {anomalies_dir}")
+            raise ValueError(f"anomalies_dir: no usable audio file in {anomalies_dir}" + first_reason(bad, "anomaly"))
         if not out["test_normal"]:
-            raise ValueError("normal_dir: no readable normal clip left for testing")
+            raise ValueError("normal_dir: no usable normal clip left for testing" + first_reason(bad, "normal"))
     else:
-        out["train"] = [p for p in normal.paths if p in ok]
+        out["train"] = kept.paths
         out["test_normal"], out["anomalies"] = [], []
-        tds = FolderDataset(test_dir)
-        good = set(readable(tds.paths, "test", bad))
-        out["labelled_test"] = [(c.path, c.label) for c in tds if c.path in good and c.label is not None]
+        labelled = labelled_clips(tests.clips, "test", bad)
+        good = set(usable_audio([p for p, _ in labelled], "test", bad, fcfg))
+        out["labelled_test"] = [(p, lab) for p, lab in labelled if p in good]
         labs = {lab for _, lab in out["labelled_test"]}
         if labs != {0, 1}:
             raise ValueError(
-                f"test_dir: needs normal and anomalous files named as in DCASE (normal_*/anomaly_*), "
-                f"found labels {sorted(labs)} in {test_dir}"
+                f"test_dir: needs usable normal and anomalous files, labelled by their names as in DCASE "
+                f"(normal_*/anomaly_*, section_00_..._normal_/_anomaly_...), found labels {sorted(labs)} in {test_dir}"
             )
     out["something_else"] = (
-        readable(list_audio_files(something_else_dir), "something_else", bad) if something_else_dir else []
+        usable_audio(list_audio_files(something_else_dir), "something_else", bad) if something_else_dir else []
     )
     if not out["train"]:
-        raise ValueError(f"normal_dir: no readable normal clip left for training in {normal_dir}")
+        raise ValueError(
+            f"normal_dir: no usable normal clip left for training in {normal_dir}" + first_reason(bad, "normal")
+        )
     return out
 
 
@@ -222,6 +229,8 @@ def prepare_sound_data(
     mixes_per_clip: int = 3,
     seed: int = 0,
     need_something_else: bool = True,
+    feature_configs: Sequence[FeatureConfig] = (),
+    min_normal_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """Training paths, something-else paths, test clips and the bad-file report of one machine.
 
@@ -239,27 +248,47 @@ def prepare_sound_data(
         The test mixtures (:func:`build_test_set`); ``seed`` also seeds the train/test split.
     need_something_else : bool
         Whether a cost that trains on something-else sounds (SNP, BU) will run.
+    feature_configs : sequence of FeatureConfig
+        The front ends that will read the files (one per model): user normal and test clips must hold one
+        context window of each (:func:`adskit.audio.checks.min_samples`).
+    min_normal_seconds : float
+        User normal clips shorter than this (seconds; e.g. one training segment) are left out and listed.
 
     Returns
     -------
     dict
-        ``train`` and ``something_else`` (paths), ``tests`` (list of :class:`TestClip`), ``bad`` (unreadable
-        files), ``source`` (text), ``n_train``, ``n_test_normal``, ``n_test_anomalous``.
+        ``train`` and ``something_else`` (paths), ``tests`` (list of :class:`TestClip`), ``bad`` (files left out:
+        ``{"path", "role", "reason"}``, see the module docstring), ``source`` (text), ``n_train``,
+        ``n_test_normal``, ``n_test_anomalous``.
 
     Raises
     ------
     ValueError
-        If a folder has no usable file, a labelled test folder lacks one of the two labels, or no
-        something-else sound is readable while ``need_something_else``.
+        If a folder has no usable file (the message gives the first reason), a labelled test folder lacks one of
+        the two labels, or no something-else sound is usable while ``need_something_else``.
     """
     bad: list[dict] = []
     if normal_dir is None:
         files = _synthetic_files(Path(root), machine)
     else:
-        files = _user_files(normal_dir, something_else_dir, anomalies_dir, test_dir, test_fraction, seed, bad)
+        strictest = max(feature_configs, key=lambda c: min_samples(c) / c.sr, default=None)
+        files = _user_files(
+            normal_dir,
+            something_else_dir,
+            anomalies_dir,
+            test_dir,
+            test_fraction,
+            seed,
+            bad,
+            strictest,
+            float(min_normal_seconds),
+        )
     se = list(files["something_else"])
     if need_something_else and not se:
-        raise ValueError("something_else_dir: no readable something-else sound for SNP/BU training")
+        raise ValueError(
+            "something_else_dir: no usable something-else sound for SNP/BU training"
+            + first_reason(bad, "something_else")
+        )
     if files["labelled_test"] is None:
         tests = build_test_set(
             files["test_normal"], files["anomalies"], anr_db, mixes_per_clip, SR, seed, files["rare"]
@@ -292,7 +321,8 @@ def paper_batches(
     """The paper's mini-batches of one machine (:class:`adskit.audio.PaperBatchBuilder`), seeded by ``seed``.
 
     Without something-else sounds (an RE-only run) the first training clip stands in for them; RE drops the
-    something-else frames of each batch anyway.
+    something-else frames of each batch anyway. The files are not checked again (``check=False``):
+    :func:`prepare_sound_data` checked them.
     """
     return PaperBatchBuilder(
         train,
@@ -303,6 +333,7 @@ def paper_batches(
         anr_range=anr_range,
         device=device,
         random_state=seed,
+        check=False,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from .._utils import check_positive
 from ..kde import (
     ESS_COLLAPSED_BELOW,
     ESS_UNIFORM_ABOVE,
@@ -32,8 +33,12 @@ from ..kde import (
     weights_status,
 )
 from ._blit import _BlitFigure
+from ._ranges import log_exponents
 
-__all__ = ["BandwidthExplorer", "bandwidth_explorer", "bandwidth_state", "pca_2d"]
+__all__ = ["EPS_RANGE", "BandwidthExplorer", "bandwidth_explorer", "bandwidth_state", "pca_2d"]
+
+#: default range of the eps slider (logarithmic); an eps outside widens it
+EPS_RANGE = (1e-9, 1.0)
 
 
 def bandwidth_state(d2: np.ndarray, h: float, eps: float = 1e-6, condition: bool = True) -> dict[str, Any]:
@@ -93,13 +98,15 @@ class BandwidthExplorer(widgets.VBox):
     """Bandwidth panel over one batch of normal vectors (build it with :func:`bandwidth_explorer`).
 
     Widgets: ``h`` and ``eps`` (log sliders), ``status`` (HTML, CSS class ``adskit-bw-status``), ``image``.
-    ``state`` is the :func:`bandwidth_state` dict of the current (h, eps) plus ``update_ms``.
+    ``state`` is the :func:`bandwidth_state` dict of the current (h, eps) plus ``update_ms``. Both sliders start
+    at the value given: h's spans 1/100 to 100 times it, eps's :data:`EPS_RANGE` widened to hold it.
 
     Raises
     ------
     ValueError
         If ``x`` is not a (B, D) batch with B >= 3, ``standardize`` does not fit it, or (without ``h``) all its
-        vectors are identical.
+        vectors are identical; if ``h`` or ``eps`` is not a finite number > 0 (a log slider cannot show 0: pass a
+        tiny eps such as 1e-12 instead).
     """
 
     def __init__(
@@ -112,6 +119,9 @@ class BandwidthExplorer(widgets.VBox):
         random_state: int = 0,
         dpi: int = 80,
     ) -> None:
+        eps_lo, eps_hi = log_exponents(eps, *EPS_RANGE, name="eps")
+        if h is not None:
+            check_positive(h, "h")  # its log slider spans 1/100 to 100 times it: any h > 0 fits
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] < 3:
             raise ValueError(f"x: expected a (B, D) batch with B >= 3, got shape {x.shape}")
@@ -139,7 +149,7 @@ class BandwidthExplorer(widgets.VBox):
         )  # fmt: skip
         self.h.add_class("adskit-h-slider")
         self.eps = widgets.FloatLogSlider(
-            value=max(float(eps), 1e-9), base=10, min=-9, max=0, step=0.25, description="eps",
+            value=float(eps), base=10, min=eps_lo, max=eps_hi, step=0.25, description="eps",
             continuous_update=False, readout_format=".1e", style=style, layout=widgets.Layout(width="460px"),
         )  # fmt: skip
         self.eps.add_class("adskit-eps-slider")
@@ -235,9 +245,10 @@ def bandwidth_explorer(
     ----------
     x : array-like [shape=(B, D)], one batch of normal vectors (2-D points or feature vectors; at most
         ``max_points`` are kept, drawn with ``random_state``)
-    h : float or None, initial bandwidth (None: :func:`adskit.kde.median_heuristic`); the slider spans
+    h : float > 0 or None, initial bandwidth (None: :func:`adskit.kde.median_heuristic`); the slider spans
         1/100 to 100 times it
-    eps : float, initial regulariser of the BU weights (eq 16)
+    eps : float > 0, initial regulariser of the BU weights (eq 16); the log slider spans :data:`EPS_RANGE`,
+        widened to hold it
     standardize : None, (mean, std) or fitted scaler, applied before the KDE (as in ``bu_weights``)
     **kwargs : max_points (400), random_state (0), dpi (80)
 
@@ -248,7 +259,8 @@ def bandwidth_explorer(
     Raises
     ------
     ValueError
-        If ``x`` has fewer than 3 rows or is not 2-D, or ``standardize`` does not fit it.
+        If ``x`` has fewer than 3 rows or is not 2-D, ``standardize`` does not fit it, or ``h`` or ``eps`` is not
+        a finite number > 0.
 
     Examples
     --------

@@ -24,8 +24,12 @@ from matplotlib.collections import PolyCollection
 from ..metrics import roc
 from ..scores import ScoreSet, frame_decisions
 from ._blit import _BlitFigure, _color, _spans
+from ._ranges import linear_span, log_exponents
 
-__all__ = ["ThresholdExplorer", "threshold_explorer", "threshold_state"]
+__all__ = ["RHO_RANGE", "ThresholdExplorer", "threshold_explorer", "threshold_state"]
+
+#: default range of the rho slider (logarithmic: one false alarm in 1,000 to one in 2); a rho outside widens it
+RHO_RANGE = (1e-3, 0.5)
 
 
 def threshold_state(scoreset: ScoreSet, method: str, threshold: float, clip: int | None = None) -> dict[str, Any]:
@@ -90,6 +94,20 @@ def _slider(description: str, value: float, span: tuple[float, float, float], fm
     return s
 
 
+def _rho_slider(rho: float) -> Any:
+    """The log slider of rho: :data:`RHO_RANGE`, widened to hold ``rho`` (ValueError unless 0 < rho < 1)."""
+    lo, hi = log_exponents(rho, *RHO_RANGE, name="rho")
+    if not float(rho) < 1.0:
+        raise ValueError(f"rho: expected a false-alarm rate in (0, 1) (the slider spans {RHO_RANGE}), got {rho!r}")
+    s = widgets.FloatLogSlider(
+        value=float(rho), base=10, min=lo, max=hi, step=0.01, description="ρ (false-alarm rate)",
+        continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
+        layout=widgets.Layout(width="480px"),
+    )  # fmt: skip
+    s.add_class("adskit-rho-slider")
+    return s
+
+
 class ThresholdExplorer(widgets.VBox):
     """Threshold panel over a :class:`ScoreSet` (build it with :func:`threshold_explorer`).
 
@@ -102,10 +120,14 @@ class ThresholdExplorer(widgets.VBox):
     {method: :func:`threshold_state` dict, including ``highlighted`` frames of the selected clip}, ``clip``,
     ``update_ms`` (wall time of the last update, figure included).
 
+    Every slider starts at the value in use: the rho slider is logarithmic over :data:`RHO_RANGE`, widened to hold
+    a smaller or larger ``rho``; the threshold slider spans the method's clip scores and its current threshold.
+
     Raises
     ------
     ValueError
-        If ``mode`` is not "rho" or "threshold", or is "rho" for a ScoreSet without ``train_scores``.
+        If ``mode`` is not "rho" or "threshold", or is "rho" for a ScoreSet without ``train_scores``; if ``rho``
+        is not in (0, 1); if ``clip`` is not a clip index of the ScoreSet.
     """
 
     def __init__(
@@ -126,6 +148,9 @@ class ThresholdExplorer(widgets.VBox):
             raise ValueError(f"mode: expected 'rho' or 'threshold', got {mode!r}")
         if mode == "rho" and not has_train:
             raise ValueError("mode: 'rho' needs a ScoreSet with train_scores")
+        if clip is not None and not (isinstance(clip, (int, np.integer)) and 0 <= clip < ss.n_clips):
+            raise ValueError(f"clip: expected a clip index in [0, {ss.n_clips}), got {clip!r}")
+        self.rho = _rho_slider(rho)
         m0 = ss.methods[0]
         self._thresholds = (
             {m: ss.phi_rho(m, rho) for m in ss.methods}
@@ -141,10 +166,9 @@ class ThresholdExplorer(widgets.VBox):
             description="slider sets:",
             style={"description_width": "initial", "button_width": "190px"},
         )
-        self.rho = _slider("ρ (false-alarm rate)", float(rho), (0.01, 0.5, 0.01), ".2f", "adskit-rho-slider")
         self.method = widgets.Dropdown(options=ss.methods, value=m0, description="method:", style=style)
         lo, hi = self._range(m0)
-        start = float(np.clip(self._thresholds[m0], lo, hi))
+        start = self._thresholds[m0]
         self.threshold = _slider("threshold φ", start, (lo, hi, (hi - lo) / 200), ".4g", "adskit-threshold-slider")
         if clip is None:  # start on a rare-normal clip: the lecture's point
             rare = [i for i, p in enumerate(ss.process) if p == "rare"]
@@ -197,10 +221,10 @@ class ThresholdExplorer(widgets.VBox):
 
     # ---- figure ----
     def _range(self, method: str) -> tuple[float, float]:
+        """Threshold slider range: the method's clip scores and its current threshold (phi_rho may lie outside
+        the clip scores: it is fitted on the training scores), padded by 2 %."""
         s = self.scoreset.clip_scores(method)
-        lo, hi = float(s.min()), float(s.max())
-        pad = 0.02 * (hi - lo or 1.0)
-        return lo - pad, hi + pad
+        return linear_span([float(s.min()), float(s.max())], float(self._thresholds[method]))
 
     def _build_figure(self, figsize: tuple[float, float] | None, dpi: int) -> None:
         ss = self.scoreset
@@ -263,6 +287,8 @@ class ThresholdExplorer(widgets.VBox):
         self._show_mode(change["new"])
         if change["new"] == "rho":
             self._set_rho_thresholds(self.rho.value)
+        else:  # the threshold slider shows the threshold in use (phi_rho, if rho moved since)
+            self._sync_threshold_slider()
         self.update()
 
     def _on_rho(self, change: dict) -> None:
@@ -278,7 +304,17 @@ class ThresholdExplorer(widgets.VBox):
         self.update()
 
     def _on_method(self, change: dict) -> None:
-        m = change["new"]
+        self._sync_threshold_slider()
+        self.update()
+
+    def _on_clip(self, change: dict) -> None:
+        self._load_audio(int(change["new"]))
+        self.update()
+
+    # ---- helpers ----
+    def _sync_threshold_slider(self) -> None:
+        """Put the threshold slider on the selected method's threshold, its range widened to hold it."""
+        m = self.method.value
         lo, hi = self._range(m)
         self._syncing = True
         try:
@@ -287,16 +323,10 @@ class ThresholdExplorer(widgets.VBox):
                 self.threshold.min = lo
                 self.threshold.max = hi
                 self.threshold.step = (hi - lo) / 200
-                self.threshold.value = float(np.clip(self._thresholds[m], lo, hi))
+                self.threshold.value = float(self._thresholds[m])
         finally:
             self._syncing = False
-        self.update()
 
-    def _on_clip(self, change: dict) -> None:
-        self._load_audio(int(change["new"]))
-        self.update()
-
-    # ---- helpers ----
     def _show_mode(self, mode: str) -> None:
         self.rho.layout.display = None if mode == "rho" else "none"
         self.threshold.layout.display = "none" if mode == "rho" else None
@@ -385,7 +415,8 @@ def threshold_explorer(
     Parameters
     ----------
     scoreset : ScoreSet, cached scores (see :func:`adskit.scores.scores_from_detectors`)
-    rho : float, initial target false-alarm rate
+    rho : float in (0, 1), initial target false-alarm rate (the log slider spans :data:`RHO_RANGE`, widened to
+        hold it)
     mode : "rho" | "threshold" | None (rho when the ScoreSet has training scores)
     **kwargs : clip (initial clip index), figsize, dpi
 
@@ -396,7 +427,8 @@ def threshold_explorer(
     Raises
     ------
     ValueError
-        For an unknown ``mode``, or ``mode="rho"`` on a ScoreSet without training scores.
+        For an unknown ``mode``, ``mode="rho"`` on a ScoreSet without training scores, ``rho`` not in (0, 1), or
+        ``clip`` not a clip index.
 
     Examples
     --------

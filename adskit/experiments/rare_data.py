@@ -158,13 +158,14 @@ def load_rare_data(
         If the data set has no training clip of the machine, or no something-else sound.
     """
     root = Path(root)
-    files = read_manifest(root)["files"]
+    manifest = read_manifest(root)
+    files = manifest["files"]
     train = [r for r in files if r["split"] == "train"]
     test = [r for r in files if r["split"] == "test"]
     others = [r for r in files if r["split"] == "something_else"]
     if not train or not others:
         raise ValueError(f"{root}: expected training clips and something-else sounds, found {len(train)}/{len(others)}")
-    share = read_manifest(root).get("rare_share_train", {})
+    share = manifest.get("rare_share_train", {})
     load = lambda r: load_audio(root / r["path"], sr=fcfg.sr)[0]  # noqa: E731
     train_waves = [load(r) for r in train]
     train_vec, _ = _vectors(train_waves, fcfg, device)

@@ -213,6 +213,11 @@ def seeds_from_args(args: argparse.Namespace) -> list[int]:
 # ------------------------------------------------------------------------------------------ commands
 
 
+def _say(text: str) -> None:
+    """A line about the work (plans, progress, warnings, where files went): stderr, so stdout holds the numbers."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = None) -> int:
     seeds = seeds_from_args(args)
     progress = not args.no_progress
@@ -223,19 +228,20 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         if (overrides or {}).get(name):
             cfg = dataclasses.replace(cfg, **overrides[name])
         runs += get_experiment(name).plan(cfg, seeds)
-    print(f"{len(runs)} runs ({', '.join(names)}; seeds {seeds}) into {out}", flush=True)
+    _say(f"{len(runs)} runs ({', '.join(names)}; seeds {seeds}) into {out}")
     for line in data_changes(out, runs):
-        print(line, flush=True)
+        _say(line)
     t0 = time.perf_counter()
     res = run_sweep(runs, out, scheduler=args.scheduler, n_workers=args.workers, progress=progress)
-    print(
+    _say(
         f"{res.n_executed} executed, {res.n_skipped} already complete, {len(res.failed)} failed "
         f"({time.perf_counter() - t0:.0f} s)"
     )
     for f in res.failed:
-        print(f"FAILED {f['run']}: {f['error']}", file=sys.stderr)
+        _say(f"FAILED {f['run']}: {f['error']}")
     if not res.results:
-        print("adskit: no run completed; nothing to report", file=sys.stderr)
+        first = f": {res.failed[0]['error']}" if res.failed else ""
+        _say(f"adskit: no run completed; nothing to report{first}")
         return 1
     _print_superseded(superseded([out], current=res.results), out)
     files = write_report(out, out_dir=out, failed=res.failed, results=collect_results([out], current=res.results))
@@ -246,11 +252,14 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         ci = "n/a" if c["ci_low"] is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
         print(
             f"{c['experiment']} {c['machine']}/{c['model']} {c['metric']} {c['condition']}: {c['a']} - {c['b']} = "
-            f"{c['mean_diff']:+.3f} {ci} over {c['n_seeds']} seeds: {c['verdict']}"
+            f"{c['mean_diff']:+.3f} {ci} over {c['n_seeds']} seeds: {c['verdict']}",
+            flush=True,
         )
+    own = [files[k] for k in files if k.endswith("_json") and k != "json"]
+    _say(f"wrote {files['json']} and {files['md']}" + (f" (also {', '.join(p.name for p in own)})" if own else ""))
+    # last, where they are seen: every file left out, with its reason
     for b in summary.get("bad_files", []):
-        print(f"bad file ({b.get('role')}): {b.get('path')}: {b.get('reason')}")
-    print(f"wrote {files['json']} and {files['md']}")
+        _say(f"warning: left out ({b.get('role')}): {b.get('path')}: {b.get('reason')}")
     return 1 if res.failed else 0
 
 
@@ -258,7 +267,7 @@ def _print_superseded(old: list[dict], where: Path) -> None:
     """Say which complete runs a report leaves out because a run of the same cell replaced them."""
     if old:
         names = ", ".join(sorted(r["key"] for r in old))
-        print(
+        _say(
             f"left out of the report: {len(old)} earlier run(s) of the same cells with other settings or data, "
             f"kept under {where}: {names}"
         )
@@ -289,7 +298,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         + "\n\n"
     )
     report = atomic_write_text(args.out / "report.md", header + md.split("\n", 1)[-1])
-    print(f"wrote {report}")
+    _say(f"wrote {report}")
     return rc
 
 

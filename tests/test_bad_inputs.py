@@ -129,7 +129,14 @@ FIVE = {
 }
 
 
-def test_sound_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path):
+def _said_last(err: str, n: int) -> set[str]:
+    """The file names in the last ``n`` lines of what a command said (stderr): its bad-file warnings."""
+    lines = err.strip().splitlines()[-n:]
+    assert all(line.startswith("warning: left out (") for line in lines), lines
+    return {Path(line.split(": ")[2]).name for line in lines}
+
+
+def test_sound_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["sound", "--normal", str(messy / "normal"), "--something-else", str(messy / "something_else")]
     argv += ["--anomalies", str(messy / "anomalies"), "--anr", "-10", "--costs", "re", "bu", *SOUND, "--out", str(out)]
@@ -140,11 +147,14 @@ def test_sound_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path):
         assert bad[name]["role"] == "normal" and bad[name]["reason"].startswith(reason), bad[name]
     assert "too short: 0.500 s, expected at least 3 s (one 3-s training segment)" == bad["short.wav"]["reason"]
     assert "abnormal_003.wav" in (out / "summary.md").read_text()
+    assert _said_last(capsys.readouterr().err, 5) == set(FIVE)  # the last lines the user reads
+    own = json.loads((out / "sound.json").read_text())  # the command's own result file says the same
+    assert {Path(b["path"]).name for b in own["bad_files"]} == set(FIVE) and own["data"]["user"]["n_train"] == 9
     for run in _runs(out, "sound"):  # the 12 good clips: 9 trained on, 3 held out
         assert run["data"]["user"]["n_train"] == 9 and run["data"]["user"]["n_test_normal"] == 3
 
 
-def test_np_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path):
+def test_np_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["np", "--normal", str(messy / "normal"), "--other", str(messy / "other")]
     argv += ["--anomalies", str(messy / "anomalies"), *NP, "--out", str(out)]
@@ -154,6 +164,9 @@ def test_np_finishes_and_lists_exactly_the_five_bad_files(messy, tmp_path):
     for name, reason in FIVE.items():
         assert bad[name]["role"] == "normal" and bad[name]["reason"].startswith(reason), bad[name]
     assert "expected at least 0.533 s" in bad["short.wav"]["reason"]
+    assert _said_last(capsys.readouterr().err, 5) == set(FIVE)
+    own = json.loads((out / "np.json").read_text())
+    assert {Path(b["path"]).name for b in own["bad_files"]} == set(FIVE)
     (run,) = _runs(out, "np")
     d = run["data"]
     assert d["n_train_clips"] + d["n_calibration_clips"] + d["n_test_normal_clips"] == 12

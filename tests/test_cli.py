@@ -43,7 +43,7 @@ def test_report_command_aggregates_folders_and_sweep_resumes(tmp_path, capsys):
     capsys.readouterr()
     # the same sweep again: every run is complete, nothing is executed
     assert main(["sweep", "verify", "--out", str(b), "--seeds", "1", "--costs", "RE", "BU", *TINY_VERIFY]) == 0
-    assert "0 executed, 2 already complete" in capsys.readouterr().out
+    assert "0 executed, 2 already complete" in capsys.readouterr().err  # what the command does: stderr
     assert main(["report", str(a), str(b), "--out", str(tmp_path / "both")]) == 0
     summary = json.loads((tmp_path / "both" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and all(c["n_seeds"] == 2 for c in summary["cells"])

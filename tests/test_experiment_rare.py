@@ -145,7 +145,7 @@ def test_rare_command_writes_the_documented_files(tmp_path, capsys):
     assert doc["settings"]["rarities"] == [0.2] and doc["settings"]["distinctness"] == 0.5
     capsys.readouterr()
     assert main(argv) == 0  # a second call resumes: nothing is trained again
-    assert "0 executed, 6 already complete" in capsys.readouterr().out
+    assert "0 executed, 6 already complete" in capsys.readouterr().err
 
 
 def test_rare_tables_from_a_summary():

@@ -58,8 +58,9 @@ def test_user_folders_end_to_end_reports_the_bad_file(tmp_path, capsys):
     argv += ["--anr", "-10", "-20", "--models", "fcn40-small", "--n-updates", "3", "--out", str(out)]
     argv += ["--device", "cpu", "--no-progress", "--seeds", "0", "--workers", "0"]
     assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "broken_07.wav" in printed and "broken_07.wav" in (out / "summary.md").read_text()
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1].startswith("warning: left out (normal): ") and "broken_07.wav" in said[-1]  # last, seen
+    assert "broken_07.wav" in (out / "summary.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert [b["role"] for b in summary["bad_files"]] == ["normal"] and "broken_07" in summary["bad_files"][0]["path"]
     runs = sorted((out / "runs" / "sound").glob("user-fcn40-small-*"))

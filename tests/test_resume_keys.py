@@ -124,7 +124,11 @@ def test_plans_key_runs_by_the_data(tmp_path):
 
 def _scaler_mean(folder):
     (ck,) = (folder / "models").glob("*.pt")
-    return torch.load(ck, weights_only=True)["scaler"]["mean"].numpy()
+    return _scaler_mean_of(ck)
+
+
+def _scaler_mean_of(checkpoint):
+    return torch.load(checkpoint, weights_only=True)["scaler"]["mean"].numpy()
 
 
 def test_changed_folder_trains_anew_and_keeps_the_old_result(tmp_path, capsys):
@@ -141,11 +145,11 @@ def test_changed_folder_trains_anew_and_keeps_the_old_result(tmp_path, capsys):
     capsys.readouterr()
 
     assert main(argv) == 0  # unchanged data: skipped
-    assert "0 executed, 1 already complete" in capsys.readouterr().out
+    assert "0 executed, 1 already complete" in capsys.readouterr().err
 
     _machine(normal, "fan", 5, 100)  # the same folder now holds another machine's clips (same names)
     assert main(argv) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     folders = sorted((out / "runs" / "sound").iterdir())
     (new,) = [f for f in folders if f != old]
     assert f"data in {normal} (normal_dir: 5 files, 0.5 MB, other contents or modification times)" in printed
@@ -156,6 +160,9 @@ def test_changed_folder_trains_anew_and_keeps_the_old_result(tmp_path, capsys):
     assert not np.allclose(_scaler_mean(new), _scaler_mean(old))  # a model of the new data, not the old one
     summary = json.loads((out / "summary.json").read_text())
     assert summary["runs"] == 1  # the report is of the new data only (the old run stays in its folder)
+    (published,) = (out / "models").glob("*.pt")  # the top-level models are the new data's, not the old
+    assert published.name == f"{new.name}.pt" and np.allclose(_scaler_mean_of(published), _scaler_mean(new))
+    assert json.loads((out / "sound.json").read_text())["models"] == {new.name: [str(published)]}
     fps = [json.loads((f / "run.json").read_text())["data_fingerprints"]["normal_dir"] for f in (old, new)]
     assert fps[0]["files"] == fps[1]["files"] == 5 and fps[0]["sha256"] != fps[1]["sha256"]  # what each was fed
 

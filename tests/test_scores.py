@@ -151,6 +151,8 @@ def test_scoreset_clip_scores_phi_rho_and_times(ss):
         ss.clip_scores("XX")
     with pytest.raises(ValueError, match="train_scores"):
         mean.phi_rho("RE", 0.1)
+    with pytest.warns(FutureWarning, match="use ScoreSet.phi_rho"):  # the old name, for old scripts
+        assert ss.np_threshold("RE", 0.001) == ss.phi_rho("RE", 0.001)
 
 
 def test_scoreset_save_load_roundtrip(ss, tmp_path):
@@ -303,3 +305,6 @@ def test_frame_scores_refuse_a_spectrogram_of_other_bands_than_the_detectors():
         frame_scores(det, rng.normal(size=(40, 64)))
     assert frame_scores(det, rng.normal(size=(40, 128))).shape == (36,)  # its own bands: 5-frame context
     assert frame_scores(det, rng.normal(size=(7, 640))).shape == (7,)  # already stacked vectors
+    with pytest.raises(AttributeError, match=r"frame_scores moved: call adskit\.scores\.frame_scores"):
+        det.frame_scores(rng.normal(size=(40, 64)))  # the old method name says where scoring went
+    assert not hasattr(det, "no_such_attribute")  # every other missing name: the usual AttributeError

@@ -32,6 +32,21 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     They must define a ``rho`` parameter (default 0.05).
     """
 
+    #: methods that moved to the scores stage (a detector knows only (n, d) arrays, not spectrograms)
+    _MOVED = {
+        "frame_scores": "adskit.scores.frame_scores(detector, spectrogram)",
+        "score_clips": "adskit.scores.score_clips(detector, spectrograms)",
+    }
+
+    def __getattr__(self, name: str):
+        """Only for the names in ``_MOVED``: an AttributeError that says where the function went."""
+        if name in BaseDetector._MOVED:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} moved: call {BaseDetector._MOVED[name]}, which also checks the "
+                "spectrogram against the detector's feature_config_"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def anomaly_score(self, X) -> np.ndarray:  # pragma: no cover - abstract
         """A(x) per row of X (shape (n,)); higher = more anomalous.
 

@@ -28,6 +28,7 @@ from scipy import stats
 
 from .._utils import atomic_write_json, atomic_write_text, save_figure
 from ..plots import plot_cells, plot_comparisons
+from .outputs import bad_files_of, publish_models, write_command_files
 from .runs import get_experiment, load_run
 
 __all__ = [
@@ -349,6 +350,9 @@ def write_report(
 ) -> dict[str, Path]:
     """Aggregate the run folders under ``folders`` and write ``summary.json``, ``summary.md`` and PNG figures.
 
+    Also, through :mod:`adskit.experiments.outputs`: ``<experiment>.json`` / ``.md`` per experiment (unless the
+    experiment writes its own, like ``rare.json``) and ``models/``, the checkpoints of the reported runs.
+
     Parameters
     ----------
     folders : path or sequence of paths
@@ -378,7 +382,7 @@ def write_report(
         raise FileNotFoundError(f"folders: no complete run (run.json) under {[str(f) for f in folders]}")
     summary = summarize(results)
     summary["failed"] = list(failed)
-    summary["bad_files"] = _bad_files(results)
+    summary["bad_files"] = bad_files_of(results)
     files: dict[str, Path] = {}
     files["json"] = atomic_write_json(out / "summary.json", summary)
     figs: dict[str, Path] = {}
@@ -404,15 +408,9 @@ def write_report(
             print(f"adskit report: figure for {exp} failed: {type(exc).__name__}: {exc}")
     files.update(figs)
     files["md"] = atomic_write_text(out / "summary.md", summary_markdown(summary, failed, figs))
+    models = publish_models(results, out)
+    own = [e for e in {r.get("experiment") for r in results} if e and get_experiment(e).report is not None]
+    files.update(
+        write_command_files(summary, results, failed, out, models, skip=own, markdown=summary_markdown, figures=figs)
+    )
     return files
-
-
-def _bad_files(results: Sequence[dict]) -> list[dict]:
-    seen, out = set(), []
-    for r in results:
-        for b in r.get("bad_files", []) or []:
-            k = (b.get("path"), b.get("role"))
-            if k not in seen:
-                seen.add(k)
-                out.append(b)
-    return out

@@ -10,6 +10,7 @@ the others go on.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Sequence
@@ -221,4 +222,20 @@ def _run_on_dask(pending, root, done, failed, scheduler, n_workers, bar, out) ->
     finally:
         client.close()
         if cluster is not None:
-            cluster.close()
+            _close_quietly(cluster)
+
+
+def _close_quietly(cluster: Any) -> None:
+    """Close a local cluster without the nanny's "still alive after 4.0 seconds, killing" warning.
+
+    A worker that holds torch and its thread pools can take longer than the nanny's grace period to exit; the
+    nanny then kills it, which is what closing means here. Every result is already on disk, so that warning
+    (otherwise the last line a user reads) says nothing; other warnings still show.
+    """
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
+        cluster.close()
+    finally:
+        nanny.setLevel(level)

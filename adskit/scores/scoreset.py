@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,19 @@ class ScoreSet:
             raise ValueError("train_scores: this ScoreSet has no normal training scores to fit phi_rho on")
         self._check_method(method)
         return float(NeymanPearsonThreshold(rho).fit(self.train_scores[method]).threshold_)
+
+    def np_threshold(self, method: str, rho: float) -> float:
+        """Deprecated name of :meth:`phi_rho` (renamed because ``np_`` reads as NumPy); kept for old scripts.
+
+        Warns
+        -----
+        FutureWarning
+            Always; the name will be removed.
+        """
+        warnings.warn(
+            "ScoreSet.np_threshold is deprecated: use ScoreSet.phi_rho (the same threshold)", FutureWarning, 2
+        )
+        return self.phi_rho(method, rho)
 
     def audio_bytes(self, clip: int) -> bytes | None:
         """WAV (or the file's own format) bytes of one clip for ``ipywidgets.Audio``; None without audio."""

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 import adskit.audio.datasets as datasets_face
@@ -507,3 +508,21 @@ def test_an_interrupted_paper_batch_run_resumes_to_the_uninterrupted_weights(pap
     for k, v in straight.model_.state_dict().items():
         assert torch.equal(v, resumed.model_.state_dict()[k]), k
     np.testing.assert_array_equal(straight.history_["loss"], resumed.history_["loss"])
+
+
+def test_cache_sees_a_file_replaced_with_the_same_size_and_time(tmp_path):
+    """`cp -p` of another recording over a cached one keeps size and mtime: the cache must not serve the old
+    features (issue 11: caches keyed by content, not by file statistics only)."""
+    path = tmp_path / "clip.wav"
+    rng = np.random.default_rng(0)
+    sf.write(path, (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000, subtype="FLOAT")
+    cache = FeatureCache(tmp_path / "cache", CFG, device="cpu")
+    first = np.array(cache.get(path))
+    st = path.stat()
+    sf.write(path, (0.5 * rng.standard_normal(16000)).astype(np.float32), 16000, subtype="FLOAT")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    second = np.array(cache.get(path))
+    y, _ = load_audio(path, sr=CFG.sr)
+    np.testing.assert_allclose(second, log_mel(y, CFG, device="cpu"), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(first, second)

@@ -38,13 +38,13 @@ import numpy as np
 import torch
 
 from adskit._scaling import safe_scale
-from adskit._utils import atomic_write_bytes
+from adskit._utils import atomic_write_bytes, file_edges_sha256
 from adskit.audio.features import FeatureConfig, log_mel_batch, stack_context
 from adskit.audio.io import AudioFileError, load_audio
 
 __all__ = ["CACHE_VERSION", "CacheReport", "FeatureCache", "VectorStats", "dataset_stats", "iter_clip_vectors"]
 
-CACHE_VERSION = 1  # bump when the way features are computed or stored changes
+CACHE_VERSION = 2  # bump when the way features are computed or stored changes
 
 
 @dataclass
@@ -147,7 +147,10 @@ class FeatureCache:
         return self.cache_dir / f"{self.cfg.key()}-{self._channel_key}"
 
     def key(self, path: str | os.PathLike) -> str:
-        """Cache key of ``path`` (20 hex digits); changes with the file's size, mtime and the configuration.
+        """Cache key of ``path`` (20 hex digits); changes with the file's size, mtime, content and the configuration.
+
+        The content is :func:`adskit._utils.file_edges_sha256` (SHA-256 of the first and last MiB), so a file
+        replaced by another of the same size and modification time (``cp -p``) gets a new entry.
 
         Raises
         ------
@@ -159,7 +162,10 @@ class FeatureCache:
             st = p.stat()
         except FileNotFoundError:
             raise FileNotFoundError(f"path: {p} not found (expected an audio file)") from None
-        blob = json.dumps([str(p), st.st_size, st.st_mtime_ns, self.cfg.key(), self._channel_key, CACHE_VERSION])
+        content = file_edges_sha256(p, st.st_size)
+        blob = json.dumps(
+            [str(p), st.st_size, st.st_mtime_ns, content, self.cfg.key(), self._channel_key, CACHE_VERSION]
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
     def entry(self, path: str | os.PathLike) -> Path:

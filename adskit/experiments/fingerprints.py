@@ -27,6 +27,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._utils import EDGE_BYTES, file_edges_sha256
 from ..audio.io import AUDIO_EXTENSIONS
 from ..audio.synth import MANIFEST_NAME, read_manifest
 
@@ -40,23 +41,8 @@ __all__ = [
     "manifest_fingerprint",
 ]
 
-#: bytes hashed at each end of a file (a file of at most twice this is hashed whole)
-EDGE_BYTES = 1 << 20
 #: the files a folder's fingerprint covers: what the readers read (audio, and label tables)
 FINGERPRINT_EXTENSIONS = (*AUDIO_EXTENSIONS, ".csv")
-
-
-def _edges_sha256(path: Path, size: int) -> str:
-    """SHA-256 of the first and last :data:`EDGE_BYTES` of a file (of the whole file when it is small)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        if size <= 2 * EDGE_BYTES:
-            h.update(fh.read())
-        else:
-            h.update(fh.read(EDGE_BYTES))
-            fh.seek(size - EDGE_BYTES)
-            h.update(fh.read(EDGE_BYTES))
-    return h.hexdigest()
 
 
 def _listing(folder: Path) -> list[Path]:
@@ -101,7 +87,7 @@ def folder_fingerprint(folder: str | os.PathLike, name: str = "folder", edges: b
         row = [p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns]
         stat_rows.append(row)
         if edges:
-            rows.append([*row, _edges_sha256(p, st.st_size)])
+            rows.append([*row, file_edges_sha256(p, st.st_size)])
         total += st.st_size
     return {
         "kind": "folder",

@@ -195,6 +195,12 @@ def test_long_something_else_sounds_are_excerpted(tmp_path):
     centre = (np.flatnonzero(lab) + cfg.frames // 2) * cfg.hop_length  # labelled vectors sit on the excerpt
     assert centre.min() >= start - cfg.n_fft and centre.max() <= stop + cfg.n_fft
     assert builder.bad_files_ == []
+    # a long file is read only where the excerpt lies: the same samples as the whole file read and cut
+    whole = load_audio(se / "long_60s.wav", sr=SR)[0]
+    builder.rng = np.random.default_rng(5)
+    part = builder._read_something_else(se / "long_60s.wav", 4 * SR)
+    first = int(np.random.default_rng(5).integers(0, whole.size - 4 * SR + 1))
+    np.testing.assert_array_equal(part, whole[first : first + 4 * SR])
     out = tmp_path / "out"
     argv = ["sound", "--normal", str(normal), "--something-else", str(se), "--anomalies", str(anom)]
     argv += ["--anr", "-10", "--costs", "re", "bu", *SOUND, "--out", str(out)]

@@ -44,7 +44,7 @@ from adskit.audio.cache import FeatureCache, _channel_key
 from adskit.audio.checks import bad_file, first_reason, usable_audio
 from adskit.audio.features import FeatureConfig, LogMel, stack_context
 from adskit.audio.io import audio_info, load_audio
-from adskit.audio.mixing import frame_labels, mix_at_ratio, random_excerpt
+from adskit.audio.mixing import frame_labels, mix_at_ratio
 
 __all__ = ["MAX_SOMETHING_ELSE_FRACTION", "FrameSampler", "PaperBatchBuilder"]
 
@@ -336,6 +336,7 @@ class PaperBatchBuilder:
         self.rng = _rng(random_state)
         self.segment_samples = int(round(self.segment_seconds * self.cfg.sr))
         self.bad_files_: list[dict] = []
+        self._info: dict[Path, dict] = {}  # audio_info of the something-else files, read once
         normal = [Path(p) for p in normal_paths]
         self.something_else = [Path(p) for p in something_else_paths]
         if check:
@@ -372,6 +373,23 @@ class PaperBatchBuilder:
         out[:m] = y[:m]
         return out
 
+    def _read_something_else(self, path: Path, max_samples: int) -> np.ndarray:
+        """The sound, or a random excerpt of ``max_samples`` when it is longer (as :func:`adskit.audio.mixing.random_excerpt`).
+
+        A long file (a minute, an hour) is not read whole: only the excerpt's span is read and resampled, so a
+        draw costs the same whatever the file's length.
+        """
+        info = self._info.get(path) or self._info.setdefault(path, audio_info(path))
+        native, n = int(info["sr"]), int(info["frames"])
+        n_out = n if native == self.cfg.sr else int(np.ceil(n * self.cfg.sr / native))
+        if n_out <= max_samples:
+            return load_audio(path, sr=self.cfg.sr, channel=self.channel)[0]
+        start = int(self.rng.integers(0, n_out - max_samples + 1))  # the draw random_excerpt makes
+        first = int(np.floor(start * native / self.cfg.sr))
+        span = min(n - first, int(np.ceil(max_samples * native / self.cfg.sr)) + 1)
+        y, _ = load_audio(path, sr=self.cfg.sr, channel=self.channel, start=first, frames=span)
+        return y[:max_samples]
+
     def next_with_info(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One batch with its provenance (the next draw of the stream, as :meth:`batch`).
 
@@ -398,8 +416,7 @@ class PaperBatchBuilder:
             segs = [self.segments[i] for i in picks]
             x = np.concatenate([self._read_segment(p, sr, st) for p, sr, st in segs])
             other_path = self.something_else[int(self.rng.integers(0, len(self.something_else)))]
-            s, _ = load_audio(other_path, sr=self.cfg.sr, channel=self.channel)
-            s, _ = random_excerpt(s, max(1, int(MAX_SOMETHING_ELSE_FRACTION * x.size)), self.rng)
+            s = self._read_something_else(other_path, max(1, int(MAX_SOMETHING_ELSE_FRACTION * x.size)))
             anr = float(self.rng.uniform(*self.anr_range))
             position = int(self.rng.integers(0, x.size - s.size + 1))
             try:

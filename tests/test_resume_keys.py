@@ -6,6 +6,7 @@ new result folder, and the old one is kept untouched; unchanged data is skipped 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -196,3 +197,22 @@ def test_an_interrupted_run_of_other_data_is_named_and_kept(tmp_path):
     assert line.endswith(
         f"changed since the interrupted run {partial.name}: training anew in {new.key}; the old folder is kept"
     )
+
+
+def test_python_checkpoint_folder_is_keyed_by_data(tmp_path):
+    """`run_sound(checkpoint_dir=D)` reused for another machine's clips: a new checkpoint, not a resume of the
+    first machine's model (the case-01 kind, through the Python API)."""
+    from adskit.experiments.sound import run_sound
+
+    normal, anom = _folders(tmp_path)
+    ckdir = tmp_path / "checkpoints"
+    kw = dict(anomalies_dir=str(anom), models=("fcn40-small",), costs=("re",), device="cpu", seed=0)
+    cfg = SoundConfig.quick(normal_dir=str(normal), n_updates=3, anr_db=(-10.0,), **kw)
+    run_sound(cfg, progress=False, checkpoint_dir=ckdir)
+    (first,) = ckdir.glob("*.pt")
+    other = tmp_path / "other_machine"
+    _machine(other, "fan", 5, 100)
+    run_sound(dataclasses.replace(cfg, normal_dir=str(other)), progress=False, checkpoint_dir=ckdir)
+    second = sorted(set(ckdir.glob("*.pt")) - {first})
+    assert len(second) == 1  # trained anew beside the first, which is kept
+    assert not np.allclose(_scaler_mean_of(second[0]), _scaler_mean_of(first))

@@ -17,6 +17,7 @@ a file that fails is reported with its reason (``bad_files``) and left out; it d
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -27,7 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plots
-from .._utils import check_positive, resolve_device, save_figure, settings_hash
+from .._utils import check_positive, file_edges_sha256, resolve_device, save_figure, settings_hash
 from ..audio.features import FeatureConfig, log_mel_batch
 from ..audio.synth import ensure_synthetic
 from ..detectors import AEDetector
@@ -319,12 +320,15 @@ def _train(
 ) -> None:
     """Train ``det`` on the paper's batches of the machine's training clips (the same batches for every cost).
 
-    With ``save_models`` and a checkpoint folder ``ckdir``, it checkpoints to ``ckdir/<name>-<hash of its
-    settings>.pt`` and resumes from there.
+    With ``save_models`` and a checkpoint folder ``ckdir``, it checkpoints to ``ckdir/<name>-<hash>.pt`` and
+    resumes from there. The hash covers the detector's settings and the files it trains on (path, size and
+    :func:`adskit._utils.file_edges_sha256` of every training and something-else file), so a folder reused for
+    other data or settings starts a new checkpoint instead of resuming another's.
     """
     ckpt = None
     if cfg.save_models and ckdir is not None:
-        ckpt = Path(ckdir) / f"{name}-{settings_hash(det.settings(), 8)}.pt"
+        files = [(str(p), os.path.getsize(p), file_edges_sha256(p)) for p in [*prep["train"], *prep["something_else"]]]
+        ckpt = Path(ckdir) / f"{name}-{settings_hash({'settings': det.settings(), 'data': files}, 8)}.pt"
     builder = paper_batches(  # same seed: the three costs see the same batches
         prep["train"],
         prep["something_else"],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from adskit.kde import BandwidthWarning, bu_weights, gram_diagnostics
 from adskit.threshold import NeymanPearsonThreshold
 from adskit.widgets import (
     ScoreSet,
+    ThresholdExplorer,
     bandwidth_explorer,
     bandwidth_state,
     demo_scoreset,
@@ -259,3 +263,187 @@ def test_presentation_mode_voila_cli():
         pytest.skip("voila is not installed (the ui extra: pip install -e '.[ui]')")
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "voila" in r.stdout.lower()
+
+
+# ---- life cycle: close() frees a panel, re-creating one does not keep the old one alive ----
+
+PANEL_KINDS = {
+    "threshold_explorer": lambda: threshold_explorer(demo_scoreset(seed=0), rho=0.1),
+    "bandwidth_explorer": lambda: bandwidth_explorer(make_ring_data(120, 0.0, 2.0, random_state=0), h=0.2),
+}
+
+
+def _live_widgets() -> int:
+    import ipywidgets
+
+    gc.collect()
+    return len(ipywidgets.widgets.widget._instances)
+
+
+def _alive(cls: type) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is cls)
+
+
+class _Cell:
+    """A stand-in for the ipykernel shell: ``get_parent()`` gives the execute_request of one run of a cell."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def run(self, cell: str, run: str) -> None:
+        self.parent = {"header": {"msg_type": "execute_request", "msg_id": run}, "metadata": {"cellId": cell}}
+
+    def get_parent(self) -> dict:
+        return self.parent
+
+
+@pytest.fixture
+def cell(monkeypatch) -> _Cell:
+    import IPython
+
+    fake = _Cell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: fake)
+    return fake
+
+
+def test_every_panel_class_has_the_panel_life_cycle():
+    """Every panel class of adskit.widgets (present and future) closes and releases through ``_Panel``."""
+    import inspect
+
+    import ipywidgets
+
+    import adskit.widgets
+    from adskit.widgets._panel import _Panel
+
+    panels = [
+        obj
+        for mod in (adskit.widgets.thresholds, adskit.widgets.bandwidth)
+        for _, obj in inspect.getmembers(mod, inspect.isclass)
+        if issubclass(obj, ipywidgets.Widget) and obj.__module__.startswith("adskit.widgets")
+    ]
+    assert {c.__name__ for c in panels} >= {"ThresholdExplorer", "BandwidthExplorer"}
+    assert all(issubclass(c, _Panel) and c.__mro__.index(_Panel) < c.__mro__.index(ipywidgets.Widget) for c in panels)
+
+
+@pytest.mark.parametrize("kind", sorted(PANEL_KINDS))
+def test_close_frees_every_widget_and_the_panel(kind):
+    make = PANEL_KINDS[kind]
+    cls = type(make())
+    gc.collect()
+    w0, p0 = _live_widgets(), _alive(cls)
+    refs = []
+    for _ in range(5):  # the cell re-run five times, the old panel closed first
+        panel = make()
+        panel._repr_mimebundle_()  # displayed: registered with ipywidgets
+        assert _live_widgets() > w0 and panel.comm is not None
+        assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        panel.close()
+        assert panel.image.value == b"" and panel._fig is None
+        assert all(w.comm is None for w in (panel.image, panel.layout, panel.children[1].layout))
+        panel.close()  # twice: harmless
+        refs.append(weakref.ref(panel))
+        del panel
+    assert _live_widgets() == w0
+    assert _alive(cls) == p0 and [r() for r in refs] == [None] * 5
+
+
+def test_closed_panel_keeps_its_state_and_is_inert(ss):
+    panel = threshold_explorer(ss, rho=0.1)
+    state = panel.state
+    panel.close()
+    panel.rho.value = 0.3  # its observers are gone: no update, no error
+    assert panel.state is state and panel.update() is state and panel.state["rho"] == pytest.approx(0.1)
+    assert panel.audio.value == b""
+
+
+@pytest.mark.parametrize("kind", sorted(PANEL_KINDS))
+def test_rerun_without_close_keeps_no_panel_alive(kind):
+    """Re-creating a panel without close() and dropping it (never displayed): collected, its widgets closed."""
+    make = PANEL_KINDS[kind]
+    cls = type(make())
+    w0, p0 = _live_widgets(), _alive(cls)
+    refs = []
+    for _ in range(5):
+        panel = make()
+        slider = panel.rho if isinstance(panel, ThresholdExplorer) else panel.h
+        before = panel.state
+        slider.value = slider.value * 1.5  # its observers are live and update it
+        assert panel.state is not before
+        refs.append(weakref.ref(panel))
+        del panel, slider, before
+    assert _alive(cls) == p0 and _live_widgets() == w0
+    assert [r() for r in refs] == [None] * 5
+
+
+def test_collecting_a_closed_or_dropped_panel_raises_nothing(ss):
+    seen = []
+    old, sys.unraisablehook = sys.unraisablehook, seen.append
+    try:
+        a, b = threshold_explorer(ss), threshold_explorer(ss)
+        a.close()
+        del a, b
+        gc.collect()
+    finally:
+        sys.unraisablehook = old
+    assert seen == []
+
+
+@pytest.mark.parametrize("kind", sorted(PANEL_KINDS))
+def test_rerun_of_a_notebook_cell_closes_the_panel_it_displayed(kind, cell):
+    """The notebook case: each run of a cell displays a new panel; the one of the earlier run is closed."""
+    make = PANEL_KINDS[kind]
+    cls = type(make())
+    w0, p0 = _live_widgets(), _alive(cls)
+    refs = []
+    for i in range(5):
+        cell.run("cell-A", f"run-{i}")
+        panel = make()
+        panel._repr_mimebundle_()  # the cell's output
+        refs.append(weakref.ref(panel))
+        del panel
+    assert [r() is None for r in refs] == [True] * 4 + [False]  # only the last one is displayed and open
+    last = refs[-1]()
+    assert last.comm is not None and _alive(cls) == p0 + 1
+    last.close()
+    del last
+    assert _alive(cls) == p0 and _live_widgets() == w0
+
+
+def test_rerun_closes_only_what_the_same_cell_displayed_earlier(ss, cell):
+    cell.run("cell-A", "run-1")
+    a1, a2 = threshold_explorer(ss), threshold_explorer(ss)
+    a1._repr_mimebundle_()
+    a2._repr_mimebundle_()  # two panels of one run: both stay
+    cell.run("cell-B", "run-2")
+    b = threshold_explorer(ss)
+    b._repr_mimebundle_()
+    a1._repr_mimebundle_()  # a1 is shown in cell B too
+    bw = bandwidth_explorer(make_ring_data(60, 0.0, 2.0, random_state=0))
+    cell.run("cell-A", "run-3")
+    bw._repr_mimebundle_()  # another kind in cell A: closes no threshold panel
+    assert all(p.comm is not None for p in (a1, a2, b, bw))
+    new = threshold_explorer(ss)
+    new._repr_mimebundle_()  # cell A re-run: a2 goes, a1 stays for cell B, b (cell B) stays
+    assert a2.comm is None and a1.comm is not None and b.comm is not None and bw.comm is not None
+    cell.run("cell-B", "run-4")
+    new._repr_mimebundle_()  # cell B re-run showing the new panel: a1 and b are shown nowhere now
+    assert a1.comm is None and b.comm is None and new.comm is not None
+    cell.parent = {"header": {"msg_type": "comm_msg", "msg_id": "m"}, "metadata": {}}  # a widget callback
+    other = threshold_explorer(ss)
+    other._repr_mimebundle_()
+    assert new.comm is not None  # no cell known: nothing closed automatically
+    for p in (new, other, bw):
+        p.close()
+
+
+def test_panel_in_a_container_opens_when_the_container_is_built(ss):
+    import ipywidgets
+
+    panel = threshold_explorer(ss)
+    assert panel.comm is None  # not displayed yet: not registered with ipywidgets
+    box = ipywidgets.HBox([panel])
+    assert panel.comm is not None and box.get_state()["children"] == [f"IPY_MODEL_{panel.model_id}"]
+    assert panel._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
+    panel.close()
+    box.close()

@@ -2,6 +2,7 @@
 
 The PNG goes to the browser through an ``ipywidgets.Image``, which keeps an update well under 100 ms and works
 the same in JupyterLab, Voila and a headless test. Also the method colours and the span shapes both panels use.
+The figure is not managed by pyplot: :meth:`_BlitFigure.close` drops it (a panel's ``close()`` calls it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ _FALLBACK = ("tab:orange", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "ta
 def _color(method: str, i: int) -> str:
     """The colour of a method: fixed for RE, SNP, BU and NP, else the ``i``-th fallback."""
     return _COLORS.get(method.upper(), _FALLBACK[i % len(_FALLBACK)])
+
+
+def _release_figure(fig: Figure) -> None:
+    """Release a matplotlib Figure: ``plt.close`` it if pyplot manages it, else only clear it."""
+    from matplotlib._pylab_helpers import Gcf  # pyplot's registry of figures (no pyplot import)
+
+    for manager in Gcf.get_all_fig_managers():
+        if manager.canvas.figure is fig:
+            Gcf.destroy(manager)
+    fig.clear()
 
 
 def _spans(segs: Sequence[tuple[float, float]], y0: float, y1: float) -> list[np.ndarray]:
@@ -48,8 +59,17 @@ class _BlitFigure:
         """Redraw the static background on the next render (after axes limits or static artists changed)."""
         self._bg = None
 
+    def close(self) -> None:
+        """Drop the figure, its canvas, the cached background and the animated artists; render() then gives b""."""
+        if self.fig is not None:
+            _release_figure(self.fig)
+        self.fig = self.canvas = self._bg = None
+        self.animated = []
+
     def render(self) -> bytes:
-        """PNG bytes of the figure: the cached background plus the animated artists."""
+        """PNG bytes of the figure: the cached background plus the animated artists (b"" once closed)."""
+        if self.fig is None:
+            return b""
         if self._bg is None:
             self.canvas.draw()
             self._bg = self.canvas.copy_from_bbox(self.fig.bbox)

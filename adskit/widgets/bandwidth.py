@@ -33,6 +33,7 @@ from ..kde import (
     weights_status,
 )
 from ._blit import _BlitFigure
+from ._panel import _Panel
 from ._ranges import log_exponents
 
 __all__ = ["EPS_RANGE", "BandwidthExplorer", "bandwidth_explorer", "bandwidth_state", "pca_2d"]
@@ -94,12 +95,18 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return z @ vt[:2].T
 
 
-class BandwidthExplorer(widgets.VBox):
+class BandwidthExplorer(_Panel, widgets.VBox):
     """Bandwidth panel over one batch of normal vectors (build it with :func:`bandwidth_explorer`).
 
     Widgets: ``h`` and ``eps`` (log sliders), ``status`` (HTML, CSS class ``adskit-bw-status``), ``image``.
     ``state`` is the :func:`bandwidth_state` dict of the current (h, eps) plus ``update_ms``. Both sliders start
     at the value given: h's spans 1/100 to 100 times it, eps's :data:`EPS_RANGE` widened to hold it.
+
+    ``close()`` closes every widget of the panel (sliders, status, image, their layouts and styles), removes its
+    observers, drops its matplotlib figure and empties the image; the closed panel keeps ``state`` and its arrays
+    (``x``, ``d2``, ``xy``) but no longer updates. Re-creating the panel does not keep the old one alive: its
+    sliders hold it weakly, it registers with ipywidgets only once displayed, and displaying a new one in a
+    notebook cell closes the one an earlier run of that cell displayed (see :mod:`adskit.widgets._panel`).
 
     Raises
     ------
@@ -163,8 +170,8 @@ class BandwidthExplorer(widgets.VBox):
             head += " (drawn on its first two principal components)"
         super().__init__([widgets.HTML(head), widgets.HBox([self.h, self.eps]), self.status, self.image])
         self.add_class("adskit-bandwidth-explorer")
-        self.h.observe(self._on_change, names="value")
-        self.eps.observe(self._on_change, names="value")
+        self._observe(self.h, self._on_change)
+        self._observe(self.eps, self._on_change)
         self.update()
 
     def _build_figure(self, dpi: int) -> None:
@@ -208,7 +215,12 @@ class BandwidthExplorer(widgets.VBox):
         self.update()
 
     def update(self) -> dict[str, Any]:
-        """Recompute the weights and diagnostics from the cached distances and redraw; returns ``state``."""
+        """Recompute the weights and diagnostics from the cached distances and redraw; returns ``state``.
+
+        A closed panel does nothing and returns its last ``state``.
+        """
+        if self._panel_closed:
+            return self.state
         t0 = time.perf_counter()
         h, eps = float(self.h.value), float(self.eps.value)
         with threadpool_limits(1):  # small matrices: BLAS threads on a busy machine only add waiting
@@ -254,7 +266,9 @@ def bandwidth_explorer(
 
     Returns
     -------
-    BandwidthExplorer (an ``ipywidgets.VBox``) to display; its ``.state`` holds the numbers.
+    BandwidthExplorer (an ``ipywidgets.VBox``) to display; its ``.state`` holds the numbers. ``close()`` frees
+    its widgets, observers, figure and image (see :class:`BandwidthExplorer`); re-running the cell that displayed
+    it closes it when the new panel is displayed there.
 
     Raises
     ------

@@ -24,6 +24,7 @@ from matplotlib.collections import PolyCollection
 from ..metrics import roc
 from ..scores import ScoreSet, frame_decisions
 from ._blit import _BlitFigure, _color, _spans
+from ._panel import _Panel
 from ._ranges import linear_span, log_exponents
 
 __all__ = ["RHO_RANGE", "ThresholdExplorer", "threshold_explorer", "threshold_state"]
@@ -108,7 +109,7 @@ def _rho_slider(rho: float) -> Any:
     return s
 
 
-class ThresholdExplorer(widgets.VBox):
+class ThresholdExplorer(_Panel, widgets.VBox):
     """Threshold panel over a :class:`ScoreSet` (build it with :func:`threshold_explorer`).
 
     Widgets (all public attributes): ``mode`` (ToggleButtons "rho" | "threshold"), ``rho`` (slider of the
@@ -122,6 +123,12 @@ class ThresholdExplorer(widgets.VBox):
 
     Every slider starts at the value in use: the rho slider is logarithmic over :data:`RHO_RANGE`, widened to hold
     a smaller or larger ``rho``; the threshold slider spans the method's clip scores and its current threshold.
+
+    ``close()`` closes every widget of the panel (sliders, dropdowns, tables, image, audio, their layouts and
+    styles), removes its observers, drops its matplotlib figure and empties the image and audio; the closed panel
+    keeps ``state`` but no longer updates. Re-creating the panel does not keep the old one alive: its widgets hold
+    it weakly, it registers with ipywidgets only once displayed, and displaying a new one in a notebook cell
+    closes the one an earlier run of that cell displayed (see :mod:`adskit.widgets._panel`).
 
     Raises
     ------
@@ -210,11 +217,11 @@ class ThresholdExplorer(widgets.VBox):
             ]
         )
         self.add_class("adskit-threshold-explorer")
-        self.mode.observe(self._on_mode, names="value")
-        self.rho.observe(self._on_rho, names="value")
-        self.threshold.observe(self._on_threshold, names="value")
-        self.method.observe(self._on_method, names="value")
-        self.clip.observe(self._on_clip, names="value")
+        self._observe(self.mode, self._on_mode)
+        self._observe(self.rho, self._on_rho)
+        self._observe(self.threshold, self._on_threshold)
+        self._observe(self.method, self._on_method)
+        self._observe(self.clip, self._on_clip)
         self._show_mode(mode)
         self._load_audio(int(clip))
         self.update()
@@ -343,7 +350,12 @@ class ThresholdExplorer(widgets.VBox):
         self._audio_note.value = "" if data else "<i>no audio for this clip</i>"
 
     def update(self) -> dict[str, Any]:
-        """Recompute every count from the cached scores and redraw; returns ``state``."""
+        """Recompute every count from the cached scores and redraw; returns ``state``.
+
+        A closed panel does nothing and returns its last ``state``.
+        """
+        if self._panel_closed:
+            return self.state
         t0 = time.perf_counter()
         ss, clip = self.scoreset, int(self.clip.value)
         per = {m: threshold_state(ss, m, self._thresholds[m], clip=clip) for m in ss.methods}
@@ -422,7 +434,9 @@ def threshold_explorer(
 
     Returns
     -------
-    ThresholdExplorer (an ``ipywidgets.VBox``); display it, read ``.state``.
+    ThresholdExplorer (an ``ipywidgets.VBox``); display it, read ``.state``. ``close()`` frees its widgets,
+    observers, figure, image and audio (see :class:`ThresholdExplorer`); re-running the cell that displayed it
+    closes it when the new panel is displayed there.
 
     Raises
     ------

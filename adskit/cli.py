@@ -356,7 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``adskit`` console script; returns the exit code (2 on bad arguments)."""
+    """Entry point of the ``adskit`` console script; returns the exit code (2 on bad arguments).
+
+    The commands only write figure files, so they draw with matplotlib's Agg whatever backend the session selects
+    (``MPLBACKEND``, a matplotlibrc): a GUI backend without a display can never fail a finished run.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

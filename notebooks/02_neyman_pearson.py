@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,6 +33,7 @@ SEED = 0
 DATA_DIR = None  # a synthetic data set root (manifest.json); None generates / reuses the default one
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -239,7 +238,7 @@ plt.show()
 overrides = {"data_dir": DATA_DIR, "seed": SEED, "device": "cpu"}
 if FAST:
     overrides.update(n_steps=300, test_stride=4)
-res = run_neyman_pearson(NPConfig.quick(**overrides), progress=False)
+res = run_neyman_pearson(NPConfig.quick(**overrides), progress=True)  # a bar per stage: about a minute
 print(res.table_markdown())
 print()
 print(res.fpr_markdown())

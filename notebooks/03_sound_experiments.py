@@ -38,6 +38,7 @@ DATA_DIR = None  # None: the embedded synthetic machines; else a folder with nor
 FULL_GPU = False  # True: the paper's settings (four AEs, 200 epochs x 500 batches): hours, use a GPU
 
 # %%
+# %matplotlib inline
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -45,14 +46,36 @@ import numpy as np
 from IPython.display import Image, display
 
 from adskit import seed_everything
-from adskit.audio import FeatureConfig, data_dir, ensure_synthetic, frame_times, load_audio, log_mel, stack_context
+from adskit.audio import (
+    FeatureConfig,
+    data_dir,
+    ensure_synthetic,
+    frame_times,
+    list_audio_files,
+    load_audio,
+    log_mel,
+    stack_context,
+)
+from adskit.audio.checks import usable_audio
 from adskit.audio.datasets import PaperBatchBuilder, synthetic
+from adskit.audio.io import AUDIO_EXTENSIONS
 from adskit.experiments.rare import RareConfig, plan_rare
 from adskit.experiments.report import write_report
 from adskit.experiments.sound import SoundConfig, plot_auc_bars, plot_rare_normal, run_sound
 from adskit.experiments.sweep import run_sweep
 
 seed_everything(SEED)
+
+
+def recordings(sub: str) -> list[Path]:
+    """The audio files in DATA_DIR/sub (any format the kit reads, any case: .wav, .WAV, .flac...), else an error."""
+    files = list_audio_files(Path(DATA_DIR, sub))
+    if not files:
+        raise FileNotFoundError(f"DATA_DIR/{sub}: no audio file (looked for {', '.join(AUDIO_EXTENSIONS)}, any case)")
+    return files
+
+
+bad_files = []  # files of DATA_DIR that cannot be used, with the reason (the commands list them the same way)
 
 # %% [markdown]
 # ## 1. A recording, its spectrogram and its context vectors
@@ -70,8 +93,12 @@ if DATA_DIR is None:
     example = max(normal_test, key=lambda c: sum(b - a for a, b in c.extra["processes"]["rare"]))
     example_path, rare_spans = example.path, example.extra["processes"]["rare"]
 else:
-    example_path = sorted(Path(DATA_DIR, "normal").glob("*.wav"))[0]
-    rare_spans = []
+    usable = usable_audio(recordings("normal"), "normal", bad_files, fcfg)
+    if not usable:
+        raise ValueError(f"DATA_DIR/normal: no usable clip; {bad_files[:3]}")
+    example_path, rare_spans = usable[0], []
+    for b in bad_files:
+        print(f"left out ({b['role']}): {b['path']}: {b['reason']}")
 y, sr = load_audio(example_path, sr=fcfg.sr)
 S = log_mel(y, fcfg, device="cpu")
 X = stack_context(S, fcfg.frames)
@@ -101,10 +128,12 @@ plt.show()
 if DATA_DIR is None:
     train_paths = [c.path for c in clips.train]
     other_paths = synthetic(root, what="something_else").paths
-else:
-    train_paths = sorted(Path(DATA_DIR, "normal").glob("*.wav"))
-    other_paths = sorted(Path(DATA_DIR, "something_else").glob("*.wav"))
+else:  # the batch builder checks every file and lists the unusable ones in builder.bad_files_
+    train_paths = recordings("normal")
+    other_paths = recordings("something_else")
 builder = PaperBatchBuilder(train_paths, other_paths, fcfg, device="cpu", random_state=SEED)
+for b in builder.bad_files_:
+    print(f"left out ({b['role']}): {b['path']}: {b['reason']}")
 Xb, is_anom, info = builder.next_with_info()
 Sb = log_mel(info["mixture"], fcfg, device="cpu")
 t = frame_times(Xb.shape[0], fcfg)
@@ -145,8 +174,14 @@ result = run_sound(config, progress=True)
 print(result.table_markdown("clip_auc"))
 print()
 print(result.table_markdown("frame_auc"))
-for claim, ok in result.pattern().items():
+verdicts = result.pattern()
+for claim, ok in verdicts.items():
     print(f"{claim}: {'reproduced' if ok else 'NOT reproduced'}")
+print(
+    f"This run reproduces {sum(verdicts.values())} of the paper's {len(verdicts)} orderings; it is one seed"
+    + (" of a FAST training, so it is not evidence either way" if FAST else "")
+    + ". The take-away at the end gives the paired comparison over seeds."
+)
 
 # %%
 plot_auc_bars(result)
@@ -159,6 +194,10 @@ plt.show()
 # frames at a 1 % false-positive rate). Above 1 the frame-wise rule (eq 4) calls the frame anomalous, and with
 # the max rule (eq 11) the whole clip. A detector that fires inside the shaded warm-up raises a false alarm on
 # a perfectly normal clip.
+#
+# Below the figure, each detector's AUC rare vs steady: the probability that a warm-up frame scores above a
+# steady frame. BU aims at an AUC rare vs steady near 0.5 (the warm-up scored like steady sound); near 1 a
+# detector scores the warm-up as more anomalous. The sentence after the numbers is written from them.
 
 # %%
 if result.example:
@@ -171,6 +210,21 @@ if result.example:
                     f"{mk}/{model}/{cost.upper()}: fires on {r['fire_rare']:.1%} of rare frames, "
                     f"{r['fire_steady']:.1%} of steady ones; AUC rare vs steady {r['auc_rare_vs_steady']:.2f}"
                 )
+    # in hundredths, as printed above, so the sentence and the numbers agree
+    aucs = {
+        c.upper(): r["auc_rare_vs_steady"] for bm in result.rare.values() for bc in bm.values() for c, r in bc.items()
+    }
+    pct = {c: round(100 * a) for c, a in aucs.items() if np.isfinite(a)}
+    groups = {
+        "score the warm-up like steady sound (AUC 0.45-0.55)": [c for c, k in pct.items() if 45 <= k <= 55],
+        "score the warm-up higher than steady sound (AUC above 0.55)": [c for c, k in pct.items() if k > 55],
+        "score the warm-up lower than steady sound (AUC below 0.45)": [c for c, k in pct.items() if k < 45],
+    }
+    said = "; ".join(f"{', '.join(cs)} {what}" for what, cs in groups.items() if cs)
+    print(
+        f"In this run: {said or 'no AUC rare vs steady (no rare-normal frames)'}. One seed: the take-away below "
+        "gives these AUCs over three seeds."
+    )
 
 # %% [markdown]
 # ## 5. The rare-normal experiment

@@ -37,13 +37,14 @@ SEED = 0
 DATA_DIR = None  # None: the synthetic default; or a folder with train/ (normal clips) and test/ (see section 2)
 
 # %%
+# %matplotlib inline
 import numpy as np
 import torch
 from IPython.display import display
 
 from adskit import seed_everything
 from adskit.bandwidth import weight_share
-from adskit.experiments.thresholds import LECTURE_RARITY, build_scoreset, training_vectors
+from adskit.experiments.thresholds import LECTURE_RARITY, build_scoreset, lecture_clips, training_vectors
 from adskit.experiments.verification import make_ring_data
 from adskit.threshold import NeymanPearsonThreshold
 from adskit.widgets import bandwidth_explorer, threshold_explorer
@@ -73,9 +74,11 @@ display(bw_ring)
 # * **Clips.** *Synthetic default*: one machine ("fan") from `adskit.audio.synth`, made as in the rare-normal
 #   experiment (`adskit rare`): a rare process with its own harmonic series fills exactly `LECTURE_RARITY` = 2 %
 #   of the normal training seconds, half of the normal test clips hold it (the manifest records its segments),
-#   test anomalies are knocks, rubs, whines and speed changes. *Your recordings*: `DATA_DIR/train/` holds normal
-#   clips; in `DATA_DIR/test/`, files whose name starts with `anomaly` are anomalous, names containing `rare` are
-#   tagged rare-normal, the rest frequent-normal (WAV, FLAC, OGG...). SNP and BU also need "something else" sounds as stand-in
+#   test anomalies are knocks, rubs, whines and speed changes. *Your recordings* (WAV, FLAC, OGG..., any rate):
+#   `DATA_DIR/train/` holds normal clips; `DATA_DIR/test/` labelled clips, named as the commands read them
+#   (`normal_*` / `anomaly_*`, `abnormal_*`, DCASE 2021+ `section_00_..._anomaly_...`); a normal test clip with the
+#   word `rare` in its name is tagged rare-normal, the others frequent-normal. Files without a label, unreadable,
+#   silent or too short are listed and left out. SNP and BU also need "something else" sounds as stand-in
 #   anomalies: the synthetic generator's bursts, clicks, chirps and tones.
 # * **Features.** Log-mel context vectors (64 mel bands, 5 frames).
 # * **Hold-out.** One quarter of the normal training clips is held out: the Neyman-Pearson threshold φ_ρ is
@@ -83,11 +86,24 @@ display(bw_ring)
 #   them would raise more false alarms than promised).
 # * **Training and scores.** One autoencoder per cost (RE, SNP, BU) on the other training clips; every test
 #   clip and every held-out clip is scored by each.
-# * **Cache.** Scores and detectors land in a cache folder named after the data, the settings and the adskit
-#   version; the next run of the notebook loads them in a second.
+# * **Cache.** Scores and detectors land in a cache folder named after the data (every file's name, size, time and
+#   content), the settings and the adskit version; the next run of the notebook loads them in a second, and
+#   says so. Change a recording and it trains again.
+#
+# First what the folder holds now, as the kit reads it (files it cannot use are listed with the reason):
+
+# %%
+clips = lecture_clips(DATA_DIR, fast=FAST, seed=SEED, progress=False)
+test_recs = clips["test"]
+print(f"{len(clips['train'])} normal training clips, {len(test_recs)} test clips:",
+      {p: sum(r["process"] == p for r in test_recs) for p in ("frequent", "rare", "anomaly")})  # fmt: skip
+for b in clips["bad"]:
+    print(f"left out ({b['role']}): {b['path']}: {b['reason']}")
 
 # %%
 scoreset, detectors = build_scoreset(DATA_DIR, fast=FAST, seed=SEED)
+if scoreset.n_clips != len(test_recs):
+    raise RuntimeError(f"the scores hold {scoreset.n_clips} clips, the folder {len(test_recs)}: rerun this cell")
 print(f"{scoreset.n_clips} test clips:", {p: scoreset.process.count(p) for p in ("frequent", "rare", "anomaly")},
       f"| φ_ρ is fitted on {len(scoreset.train_scores['RE'])} held-out normal clips")  # fmt: skip
 if DATA_DIR is None:

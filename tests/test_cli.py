@@ -1,6 +1,7 @@
 """The `adskit` command: experiments over seeds through the sweep path, the report command, errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,18 @@ def test_every_command_prints_its_help(capsys):
             main(argv)
         assert exc.value.code == 0, argv
     assert "rarities 0.5, 2, 10 %" in (capsys.readouterr().out)
+
+
+def test_commands_draw_with_agg_whatever_backend_the_session_selects(tmp_path):
+    """A desktop MPLBACKEND (TkAgg, QtAgg...) on a machine without a display must not lose a finished run at the
+    figure step: the commands only write files, so they select Agg themselves (case nb05, as a kind)."""
+    code = (
+        "import matplotlib, sys; from adskit.cli import main; "
+        f"rc = main(['report', {str(tmp_path / 'none')!r}]); print(rc, matplotlib.get_backend())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    for backend in ("TkAgg", "QtAgg"):
+        r = subprocess.run(
+            [sys.executable, "-c", code], env={**env, "MPLBACKEND": backend}, capture_output=True, text=True
+        )
+        assert r.stdout.lower().split() == ["2", "agg"], (backend, r.stdout, r.stderr[-500:])

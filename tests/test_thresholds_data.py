@@ -1,13 +1,24 @@
 """Notebook 04's data side: the rare-normal synthetic default and the rare mask of the training vectors."""
 
+import os
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from adskit.audio import data_dir, load_audio, log_mel, read_manifest, stack_context
 from adskit.audio.features import frame_times
 from adskit.audio.io import save_audio
 from adskit.audio.synth.dataset import MIN_RARE_SECONDS, RARE_DISTINCTNESS, _rare_plan
-from adskit.experiments.thresholds import LECTURE_RARITY, SYNTHETIC_SIZES, feature_config, training_vectors
+from adskit.experiments.thresholds import (
+    LECTURE_RARITY,
+    SYNTHETIC_SIZES,
+    _folder,
+    _run_folder,
+    feature_config,
+    lecture_clips,
+    training_vectors,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,3 +91,39 @@ def test_training_vectors_of_a_folder_have_no_rare_mask(tmp_path):
 def test_training_vectors_refuses_a_bad_n(n):
     with pytest.raises(ValueError, match="n: expected an int >= 1 or None"):
         training_vectors(n=n)
+
+
+def test_a_folder_is_read_by_the_kits_label_reader_and_checker(tmp_path):
+    """Notebook 04 on a user's folder: the same labels and checks as the commands; every file used or listed."""
+    rng = np.random.default_rng(0)
+    rec = tmp_path / "rec"
+
+    def clip():
+        return 0.1 * rng.standard_normal(16000)
+
+    for name in ("train/a.wav", "train/b.flac", "train/c.WAV", "train/anomaly_x.wav"):
+        save_audio(rec / name, clip(), 16000)
+    (rec / "train" / "broken.wav").write_bytes(b"RIFF not audio")
+    for name in ("normal_1.wav", "normal_rare_2.wav", "anomaly_3.wav", "abnormal_4.ogg", "pump_ok.wav"):
+        save_audio(rec / "test" / name, clip(), 16000)
+    sf.write(rec / "test" / "normal_5.wav", np.zeros(16000, np.float32), 16000)
+    clips = lecture_clips(rec, progress=False)
+    assert sorted(os.path.basename(r["path"]) for r in clips["train"]) == ["a.wav", "b.flac", "c.WAV"]
+    assert {os.path.basename(r["path"]): r["process"] for r in clips["test"]} == {
+        "normal_1.wav": "frequent",
+        "normal_rare_2.wav": "rare",
+        "anomaly_3.wav": "anomaly",
+        "abnormal_4.ogg": "anomaly",
+    }
+    reasons = {os.path.basename(b["path"]): b["reason"] for b in clips["bad"]}
+    assert set(reasons) == {"anomaly_x.wav", "broken.wav", "pump_ok.wav", "normal_5.wav"}
+    assert reasons["pump_ok.wav"].startswith("no label in its name") and reasons["normal_5.wav"].startswith("silent")
+
+    # the score cache is keyed by content: the same size and time, other samples, another cache folder
+    before = _run_folder(_folder(rec), True, 0)[1]
+    path = rec / "test" / "normal_1.wav"
+    st = path.stat()
+    save_audio(path, clip(), 16000)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    assert _run_folder(_folder(rec), True, 0)[1] != before

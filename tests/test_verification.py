@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from adskit.experiments.verification import (
+    PAPER_TABLE1,
     VerificationConfig,
+    VerificationResult,
     make_ring_data,
     run_verification,
 )
@@ -67,3 +69,29 @@ def test_full_run_reproduces_the_papers_pattern():
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_verification(VerificationConfig(**kwargs), progress=False)
+
+
+def test_interpretation_is_written_from_the_numbers():
+    """Notebook 01's section-7 prose comes from this method: each claim's sentence follows the run's verdict."""
+    z = np.zeros((2, 2))
+
+    def result(kld):
+        cfg = {"seed": 3, "n_updates": 1500}
+        return VerificationResult(kld, cfg, np.zeros(2), {}, {}, z, z, z, z)
+
+    paper = result({m: dict(v) for m, v in PAPER_TABLE1.items()})
+    text = paper.interpretation()
+    assert paper.pattern() == {"uniform: BU < SNP < RE": True, "p: SNP lowest": True}
+    assert "SNP has the lowest KL[p‖q] (0.222), as in the paper" in text and "not reproduced" not in text
+    assert "RE has the largest divergence" in text and "One seed (3), 1500 updates" in text
+    fast = result(
+        {"RE": {"p": 0.929, "uniform": 0.5}, "SNP": {"p": 0.246, "uniform": 0.2}, "BU": {"p": 0.217, "uniform": 0.1}}
+    )
+    text = fast.interpretation()
+    assert "SNP has the lowest KL[p‖q] is **not reproduced** in this run: BU has (0.217 against SNP's 0.246)" in text
+    assert "BU is closest to the uniform target" in text
+    flipped = result(
+        {"RE": {"p": 0.9, "uniform": 0.5}, "SNP": {"p": 0.2, "uniform": 0.1}, "BU": {"p": 0.3, "uniform": 0.2}}
+    )
+    assert "order is SNP < BU < RE (SNP lowest, 0.100)" in flipped.interpretation()
+    assert result({"RE": {"p": 1.0, "uniform": 1.0}}).interpretation() == ""

@@ -9,8 +9,11 @@
    segments; test anomalies are knocks, rubs, whines and speed changes;
    "something else" sounds as stand-in anomalies for SNP and BU), made in
    ``<data dir>/notebook04-<fast|full>-rarity2-d0.5-s<seed>``. Or a folder of recordings: ``train/`` holds normal
-   clips; in ``test/``, names starting with ``anomaly`` are anomalous, names containing ``rare`` are
-   rare-normal, the rest frequent-normal (any format :func:`adskit.audio.list_audio_files` lists). A folder has
+   clips; ``test/`` labelled clips, read by the kit's one label reader (:func:`adskit.audio.clips.parse_clip`:
+   ``normal`` / ``anomaly`` / ``abnormal`` in the name, DCASE 2020 and 2021+ names); a normal test clip with the
+   word ``rare`` in its name is rare-normal, the others frequent-normal (any format
+   :func:`adskit.audio.list_audio_files` lists). Every file is checked first (:func:`adskit.audio.checks.usable_audio`);
+   unusable, unlabelled or misplaced files are left out and listed by :func:`lecture_clips`. A folder has
    no something-else sounds, so the generator's bursts, clicks, chirps and tones are used, at the recordings'
    rate; and no segments, so :func:`training_vectors` has no rare-normal mask for it.
 2. **Features.** Log-mel context vectors (:func:`feature_config`: the DCASE 2020 front end with 64 mel bands,
@@ -24,7 +27,8 @@
    (:func:`adskit.scores.scores_from_detectors`, clip score = max over frames).
 6. **Cache.** The ScoreSet and the three detectors' checkpoints go to one folder under ``cache_dir``, named by
    the data source, size and seed plus a digest of the adskit version, every setting and every input file's
-   name, size and modification time, so that a library change or an edited recording never shows stale
+   name, size, modification time and content (SHA-256 of its first and last MiB), so that a library change or an
+   edited recording never shows stale
    scores. The folder is written as ``.<name>.partial-<pid>`` and renamed when complete; the next call loads
    it in about a second.
 """
@@ -42,10 +46,11 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import settings_hash
+from .._utils import file_edges_sha256, settings_hash
 from ..audio.cache import FeatureCache
+from ..audio.checks import first_reason, labelled_clips, normal_clips, usable_audio
 from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
-from ..audio.io import list_audio_files
+from ..audio.folders import FolderDataset
 from ..audio.synth import (
     RARE_DISTINCTNESS,
     SOMETHING_ELSE_KINDS,
@@ -65,6 +70,7 @@ __all__ = [
     "SYNTHETIC_SIZES",
     "build_scoreset",
     "feature_config",
+    "lecture_clips",
     "training_vectors",
 ]
 
@@ -107,6 +113,7 @@ class _Source:
     segments: list[dict[str, Any]]  # per test clip: {"rare": [(t0, t1), ...], "anomaly": [...]} in s
     something_else: list[Path] | None  # None: generate them
     train_rare: list[list[list[float]]] | None = None  # per training clip: its rare segments in s; None: unknown
+    bad: list[dict] = dataclasses.field(default_factory=list)  # files left out, {"path", "role", "reason"}
 
 
 def _synthetic(fast: bool, seed: int, progress: bool) -> _Source:
@@ -139,22 +146,70 @@ def _synthetic(fast: bool, seed: int, progress: bool) -> _Source:
 
 
 def _folder(data_dir: str | os.PathLike) -> _Source:
+    """A folder of recordings through the kit's one label reader and file checker; unusable files go to ``bad``."""
     folder = Path(data_dir).expanduser()
-    train, test = list_audio_files(folder / "train"), list_audio_files(folder / "test")
+    for sub in ("train", "test"):
+        if not (folder / sub).is_dir():
+            raise FileNotFoundError(f"data_dir: {folder} has no {sub}/ folder (expected train/ and test/)")
+    bad: list[dict] = []
+    cfg = feature_config()
+    train = [c.path for c in normal_clips(FolderDataset(folder / "train").clips, "train", bad)]
+    train = usable_audio(train, "train", bad, cfg)
+    labelled = dict(labelled_clips(FolderDataset(folder / "test").clips, "test", bad))
+    test = usable_audio(list(labelled), "test", bad, cfg)
     if len(train) < 3 or not test:
         raise ValueError(
-            f"data_dir: {folder} has {len(train)} clips in train/ and {len(test)} in test/; expected at least 3 "
-            "normal training clips (a quarter, at least 2, is held out for phi_rho) and one test clip"
+            f"data_dir: {folder} has {len(train)} usable clips in train/ and {len(test)} labelled usable clips in "
+            "test/; expected at least 3 normal training clips (a quarter, at least 2, is held out for phi_rho) "
+            f"and one test clip{first_reason(bad, 'test') or first_reason(bad, 'train')}"
         )
     process = [
-        "anomaly" if f.name.startswith("anomaly") else ("rare" if "rare" in f.name else "frequent") for f in test
+        "anomaly"
+        if labelled[f] == 1
+        else ("rare" if "rare" in f.stem.lower().replace("-", "_").split("_") else "frequent")
+        for f in test
     ]
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
-    return _Source(f"{folder.name}-{digest}", train, test, process, [{} for _ in test], None)
+    return _Source(f"{folder.name}-{digest}", train, test, process, [{} for _ in test], None, bad=bad)
 
 
 def _source(data_dir: str | os.PathLike | None, fast: bool, seed: int, progress: bool) -> _Source:
     return _synthetic(fast, seed, progress) if data_dir is None else _folder(data_dir)
+
+
+def lecture_clips(
+    data_dir: str | os.PathLike | None = None, fast: bool = True, seed: int = 0, progress: bool = True
+) -> dict[str, list[dict]]:
+    """The clips :func:`build_scoreset` will use, as it reads them now, and the files it leaves out.
+
+    Call it before :func:`build_scoreset` to show what a folder holds; the ScoreSet's clips are the ``test``
+    list, in this order.
+
+    Parameters
+    ----------
+    data_dir, fast, seed, progress
+        As :func:`build_scoreset`.
+
+    Returns
+    -------
+    dict
+        ``"train"``: ``[{"path"}]``, the normal training clips (a quarter is held out for phi_rho); ``"test"``:
+        ``[{"path", "process"}]`` with process ``"frequent"``, ``"rare"`` or ``"anomaly"``; ``"bad"``:
+        ``[{"path", "role", "reason"}]``, files unreadable, non-finite, silent, too short, named as anomalous in
+        ``train/`` or without a label in ``test/`` (the kit's one label reader,
+        :func:`adskit.audio.clips.parse_clip`).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`build_scoreset`.
+    """
+    source = _source(data_dir, fast, seed, progress)
+    return {
+        "train": [{"path": str(p)} for p in source.train],
+        "test": [{"path": str(p), "process": c} for p, c in zip(source.test, source.process, strict=True)],
+        "bad": list(source.bad),
+    }
 
 
 def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
@@ -171,7 +226,7 @@ def _run_folder(source: _Source, fast: bool, seed: int) -> tuple[str, str]:
         "networks": NETWORKS[fast],
         "costs": COSTS,
         "process": source.process,
-        "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
+        "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns, file_edges_sha256(f)) for f in files],
     }
     digest = settings_hash(settings, 12)
     return label, f"{label}-{digest}"
@@ -238,7 +293,7 @@ def build_scoreset(
     ----------
     data_dir : str, os.PathLike or None
         None: the synthetic default (generated under :func:`adskit.audio.synth.default_data_dir`); or a
-        folder with ``train/`` (normal clips) and ``test/`` (names say ``anomaly`` / ``rare``).
+        folder with ``train/`` (normal clips) and ``test/`` (labelled by name; ``rare`` marks rare-normal clips).
     fast : bool
         Tiny data and short training (:data:`SYNTHETIC_SIZES`, :data:`NETWORKS`); False: the lecture size.
     seed : int
@@ -271,8 +326,12 @@ def build_scoreset(
     cached = _load(root / name)
     if cached is not None:
         if progress:
-            print(f"loaded cached scores from {root / name}")
+            print(f"loaded cached scores of these files and settings from {root / name}")
         return cached
+    if progress:
+        earlier = sorted(p.name for p in root.glob(f"{label}-*") if p.is_dir()) if root.is_dir() else []
+        why = f" (the cache holds {len(earlier)} result(s) of other files or settings)" if earlier else ""
+        print(f"no cached scores for these files and settings{why}: training, into {root / name}")
     cfg = feature_config()
     cache = _features(source, root, progress)
     rng, fit_clips, held_clips, _ = _split(source, seed, cache)

@@ -338,3 +338,42 @@ def test_test_and_anomalous_files_in_the_normal_folder_are_listed_not_trained_on
     else:
         d = run["data"]
         assert d["n_train_clips"] + d["n_calibration_clips"] + d["n_test_normal_clips"] == 6
+
+
+# ------------------------------------------------------------------ formats: every file read or named
+
+
+def test_every_format_libsndfile_reads_is_used_and_the_others_are_named(tmp_path, capsys):
+    """MP3 and AIFF are read like WAV (libsndfile reads them); an .m4a (no libsndfile codec) is listed with advice,
+    never dropped without a word; a folder of such files only says what it found (fresh-user trial of issue 11)."""
+    from adskit.audio.io import AUDIO_EXTENSIONS, list_audio_files, no_audio_message
+
+    normal = tmp_path / "normal"
+    for i in range(3):
+        save_audio(normal / f"clip_{i}.wav", _clip(i), SR)
+    formats = {".aiff": "AIFF"} | ({".mp3": "MP3"} if ".mp3" in AUDIO_EXTENSIONS else {})
+    for i, (ext, fmt) in enumerate(formats.items()):
+        sf.write(normal / f"other_{i}{ext}", _clip(10 + i), SR, format=fmt)
+    (normal / "phone.m4a").write_bytes(b"\x00\x00\x00 ftypM4A not decodable here")
+    assert {p.suffix for p in list_audio_files(normal)} == {".wav", *formats}
+    out = tmp_path / "out"
+    argv = ["sound", "--normal", str(normal), "--anomalies", str(_anomalies(tmp_path / "anom")), "--anr", "-10"]
+    argv += ["--costs", "re", *SOUND, "--out", str(out)]
+    assert main(argv) == 0
+    bad = _bad(out)
+    assert set(bad) == {"phone.m4a"} and "cannot read (.m4a); convert it to WAV or FLAC" in bad["phone.m4a"]["reason"]
+    (run,) = _runs(out, "sound")
+    assert run["data"]["user"]["n_train"] + run["data"]["user"]["n_test_normal"] == 3 + len(formats)
+    assert "phone.m4a" in capsys.readouterr().err.strip().splitlines()[-1]
+    only = tmp_path / "only_m4a"
+    only.mkdir()
+    for i in range(2):
+        (only / f"rec_{i}.m4a").write_bytes(b"x")
+    msg = no_audio_message(only, "normal_dir")
+    assert (
+        msg.startswith(f"normal_dir: no audio file found in {only} (looked for .wav, .flac") and "found 2 .m4a" in msg
+    )
+    capsys.readouterr()
+    argv = ["sound", "--normal", str(only), "--anomalies", str(tmp_path / "anom"), "--costs", "re", *SOUND]
+    assert main([*argv, "--out", str(tmp_path / "out2")]) in (1, 2)  # refused (the run fails: nothing to train on)
+    assert "found 2 .m4a" in capsys.readouterr().err

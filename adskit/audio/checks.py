@@ -39,10 +39,11 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from adskit.audio.clips import Clip
 from adskit.audio.features import FeatureConfig, n_frames
-from adskit.audio.io import AudioFileError, load_audio
+from adskit.audio.io import AudioFileError, list_other_audio_files, load_audio
 
 __all__ = [
     "audio_problem",
@@ -51,6 +52,7 @@ __all__ = [
     "labelled_clips",
     "min_samples",
     "normal_clips",
+    "other_audio",
     "read_usable",
     "usable_audio",
     "waveform_problem",
@@ -180,6 +182,39 @@ def _problems(
 def bad_file(path: str | os.PathLike, role: str, reason: str) -> dict:
     """The entry of a bad-file list: ``{"path", "role", "reason"}`` (what the reports aggregate)."""
     return {"path": str(path), "role": role, "reason": reason}
+
+
+def other_audio(folder: str | os.PathLike | None, role: str, bad: list[dict]) -> list[Path]:
+    """List the audio files of ``folder`` in a format this machine cannot read in ``bad`` (never skipped silently).
+
+    Parameters
+    ----------
+    folder : path or None
+        A folder the user gave (None: nothing to do).
+    role : str
+        For ``bad`` (``"normal"``, ``"test"``...).
+    bad : list of dict
+        Gains ``{"path", "role", "reason"}`` per file (:data:`adskit.audio.io.OTHER_AUDIO_EXTENSIONS`: .m4a,
+        .aac, .wma...).
+
+    Returns
+    -------
+    list of Path
+        The files listed.
+    """
+    if folder is None or not Path(folder).is_dir():
+        return []
+    found = list_other_audio_files(folder)
+    for p in found:
+        bad.append(
+            bad_file(
+                p,
+                role,
+                f"an audio format this machine's libsndfile {sf.__libsndfile_version__} cannot read ({p.suffix}); "
+                "convert it to WAV or FLAC (e.g. ffmpeg -i in.m4a out.wav)",
+            )
+        )
+    return found
 
 
 def first_reason(bad: list[dict], role: str) -> str:

@@ -29,9 +29,39 @@ import soundfile as sf
 
 from adskit._utils import atomic_write_bytes, check_positive
 
-__all__ = ["AudioFileError", "audio_info", "list_audio_files", "load_audio", "save_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioFileError",
+    "audio_info",
+    "list_audio_files",
+    "list_other_audio_files",
+    "load_audio",
+    "no_audio_message",
+    "save_audio",
+]
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+#: file extensions of the container formats libsndfile may read (the formats of this machine's build decide)
+_FORMAT_EXTENSIONS = {
+    "WAV": (".wav",),
+    "FLAC": (".flac",),
+    "OGG": (".ogg", ".oga", ".opus"),
+    "MP3": (".mp3",),
+    "AIFF": (".aif", ".aiff", ".aifc"),
+    "AU": (".au", ".snd"),
+    "CAF": (".caf",),
+    "W64": (".w64",),
+    "RF64": (".rf64",),
+}
+#: The audio files the kit lists in a folder: every extension whose format this machine's libsndfile reads
+#: (WAV, FLAC and OGG always; MP3 from libsndfile 1.1; AIFF, AU, CAF, W64, RF64), compared case-insensitively.
+AUDIO_EXTENSIONS = tuple(e for fmt, exts in _FORMAT_EXTENSIONS.items() if fmt in sf.available_formats() for e in exts)
+#: Audio formats the kit cannot read here (no libsndfile codec): listed as left out with advice, never skipped
+#: silently. MP3 joins them on a libsndfile older than 1.1.
+OTHER_AUDIO_EXTENSIONS = tuple(
+    e
+    for e in (".m4a", ".aac", ".wma", ".mp4", ".amr", ".ape", ".wv", ".mka", ".webm", ".3gp", ".ac3", ".mp3", ".aiff")
+    if e not in AUDIO_EXTENSIONS
+)
 
 
 class AudioFileError(ValueError):
@@ -45,7 +75,7 @@ class AudioFileError(ValueError):
 
 def _open_info(path: Path) -> Any:
     if not path.exists():
-        raise AudioFileError(path, "file not found (expected an audio file: WAV, FLAC or OGG)")
+        raise AudioFileError(path, f"file not found (expected an audio file: {', '.join(AUDIO_EXTENSIONS)})")
     if not path.is_file():
         raise AudioFileError(path, "is not a regular file (expected an audio file)")
     try:
@@ -213,6 +243,34 @@ def save_audio(path: str | os.PathLike, y: np.ndarray, sr: int, clip: bool = Fal
     buf = io.BytesIO()
     sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def list_other_audio_files(folder: str | os.PathLike) -> list[Path]:
+    """Audio files under ``folder`` (recursive) in a format the kit cannot read here (:data:`OTHER_AUDIO_EXTENSIONS`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``folder`` does not exist or is not a directory.
+    """
+    return list_audio_files(folder, OTHER_AUDIO_EXTENSIONS) if OTHER_AUDIO_EXTENSIONS else []
+
+
+def no_audio_message(folder: str | os.PathLike, what: str) -> str:
+    """``"<what>: no audio file found in <folder>"``, saying which extensions were looked for and what was there.
+
+    E.g. ``"normal_dir: no audio file found in rec (looked for .wav, .flac, ...; found 3 .m4a, 1 .txt)"``.
+    """
+    folder = Path(folder)
+    found: dict[str, int] = {}
+    if folder.is_dir():
+        for p in folder.rglob("*"):
+            if p.is_file() and not p.name.startswith("."):
+                found[p.suffix.lower() or "(no extension)"] = found.get(p.suffix.lower() or "(no extension)", 0) + 1
+    there = ", ".join(f"{n} {ext}" for ext, n in sorted(found.items(), key=lambda kv: -kv[1])[:6]) or "nothing"
+    return (
+        f"{what}: no audio file found in {folder} (looked for {', '.join(AUDIO_EXTENSIONS)}, any case; found {there})"
+    )
 
 
 def list_audio_files(folder: str | os.PathLike, exts: Sequence[str] = AUDIO_EXTENSIONS) -> list[Path]:

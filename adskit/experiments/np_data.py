@@ -41,8 +41,9 @@ from ..audio import (
     read_manifest,
     stack_context,
 )
-from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, read_usable
+from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, other_audio, read_usable
 from ..audio.folders import FolderDataset
+from ..audio.io import no_audio_message
 from ..audio.mixing import random_excerpt
 from ..metrics import auc, precision_recall_f1, roc
 from ..threshold import MaxMeanPRFThreshold, NeymanPearsonThreshold
@@ -154,14 +155,14 @@ def normal_min_seconds(feat: FeatureConfig, max_anomaly_fraction: float) -> floa
 def _audio_files(folder: str, what: str) -> list[Path]:
     files = list_audio_files(folder)
     if not files:
-        raise ValueError(f"{what}: no audio files (wav, flac, ogg) under {folder}")
+        raise ValueError(no_audio_message(folder, what))
     return files
 
 
 def _folder(folder: str, what: str) -> FolderDataset:
     ds = FolderDataset(folder)
     if not len(ds):
-        raise ValueError(f"{what}: no audio files (wav, flac, ogg) under {folder}")
+        raise ValueError(no_audio_message(folder, what))
     return ds
 
 
@@ -181,6 +182,8 @@ def _read_folders(
 
     Every file is checked first; the ones set aside are appended to ``bad`` (see the module docstring).
     """
+    for folder, role in ((normal_dir, "normal"), (other_dir, "other"), (anomalies_dir, "anomaly"), (test_dir, "test")):
+        other_audio(folder, role, bad)  # formats this machine cannot read: listed, not skipped silently
     tests = _folder(test_dir, "test_dir") if test_dir else None
     named = normal_clips(_folder(normal_dir, "normal_dir").clips, "normal", bad, tests.paths if tests else ())
     min_s = normal_min_seconds(feat, max_anomaly_fraction)

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..audio.batches import PaperBatchBuilder
-from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, usable_audio
+from ..audio.checks import first_reason, labelled_clips, min_samples, normal_clips, other_audio, usable_audio
 from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
 from ..audio.folders import FolderDataset, synthetic
-from ..audio.io import list_audio_files, load_audio
+from ..audio.io import list_audio_files, load_audio, no_audio_message
 from ..audio.mixing import frame_labels, mix_at_ratio, random_excerpt
 from ..metrics import auc, pauc
 from ..scores import clip_scores
@@ -177,9 +177,13 @@ def _user_files(
     fcfg: FeatureConfig | None,
     min_normal_seconds: float,
 ) -> dict[str, Any]:
+    for folder, role in ((normal_dir, "normal"), (something_else_dir, "something_else")):
+        other_audio(folder, role, bad)
+    other_audio(anomalies_dir, "anomaly", bad)
+    other_audio(test_dir, "test", bad)
     normal = FolderDataset(normal_dir)
     if len(normal) == 0:
-        raise ValueError(f"normal_dir: no audio file (WAV, FLAC, OGG) found in {normal_dir}")
+        raise ValueError(no_audio_message(normal_dir, "normal_dir"))
     tests = FolderDataset(test_dir) if test_dir is not None else None
     named = normal_clips(normal.clips, "normal", bad, exclude=tests.paths if tests is not None else ())
     why = f"one {min_normal_seconds:g}-s training segment"

@@ -48,7 +48,7 @@ import numpy as np
 
 from .._utils import file_edges_sha256, settings_hash
 from ..audio.cache import FeatureCache
-from ..audio.checks import first_reason, labelled_clips, normal_clips, usable_audio
+from ..audio.checks import first_reason, labelled_clips, normal_clips, other_audio, usable_audio
 from ..audio.features import FeatureConfig, frame_times, log_mel_batch, stack_context
 from ..audio.folders import FolderDataset
 from ..audio.synth import (
@@ -152,6 +152,8 @@ def _folder(data_dir: str | os.PathLike) -> _Source:
         if not (folder / sub).is_dir():
             raise FileNotFoundError(f"data_dir: {folder} has no {sub}/ folder (expected train/ and test/)")
     bad: list[dict] = []
+    other_audio(folder / "train", "train", bad)
+    other_audio(folder / "test", "test", bad)
     cfg = feature_config()
     train = [c.path for c in normal_clips(FolderDataset(folder / "train").clips, "train", bad)]
     train = usable_audio(train, "train", bad, cfg)

@@ -4,6 +4,8 @@ adskit reproduce --quick --out DIR             every paper experiment over seeds
 adskit verify | sound | rare | np [options] --out DIR  one experiment over seeds (``--seeds 0 1 2``), on Dask
 adskit sweep EXPERIMENT [options] --out DIR     the same, spelled as a sweep (``--scheduler ADDRESS`` for a cluster)
 adskit report DIR [DIR ...]                     aggregate result folders: summary.json, summary.md, figures
+adskit fit --normal DIR --out MODEL_DIR         train on normal recordings, keep the model (the analyst's path)
+adskit score MODEL_DIR INPUT... --out CSV       score new recordings: one row per file, alarms at --rho
 
 Every experiment runs as one :class:`~adskit.experiments.runs.Run` per (seed, machine, model, cost), each in its
 own result folder, on a ``distributed.LocalCluster`` (or the scheduler given); a re-run skips complete runs.
@@ -21,6 +23,8 @@ from typing import Any
 
 from . import __version__
 from ._utils import atomic_write_text, resolve_device
+from .experiments.analyst import DEFAULT_PRESET, fit_model, fit_summary
+from .experiments.analyst_score import score_files
 from .experiments.neyman_pearson import METHODS, NPConfig
 from .experiments.rare import RareConfig
 from .experiments.report import collect_results, spread_sentence, superseded, write_report
@@ -323,6 +327,78 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``adskit fit``: train on a folder of normal recordings, write a model directory."""
+    overrides = {} if args.n_updates is None else {"n_updates": args.n_updates}
+    out = fit_model(
+        args.normal,
+        args.out,
+        something_else_dir=args.something_else,
+        cost=args.cost,
+        preset=args.preset,
+        seed=args.seed,
+        calibration_fraction=args.calibration_fraction,
+        rho=args.rho,
+        device=args.device,
+        force=args.force,
+        progress=not args.no_progress,
+        detector_overrides=overrides,
+    )
+    for line in fit_summary(out):
+        _say(line)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``adskit score``: one CSV row per file (score, decision at rho, time of the maximum, error)."""
+    report = score_files(
+        args.model_dir,
+        args.inputs,
+        args.out,
+        rho=args.rho,
+        frames_dir=args.frames,
+        dcase_dir=args.dcase_dir,
+        dcase_name=args.dcase_name,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    _say(f"wrote {', '.join(str(p) for p in report.files.values())}")
+    for w in report.warnings:
+        _say(f"warning: {w}")
+    _say(report.summary())
+    return 0
+
+
+def _add_analyst_parsers(sub) -> None:
+    """``adskit fit`` and ``adskit score``."""
+    p = sub.add_parser("fit", help="train a detector on a folder of normal recordings; write a model directory")
+    p.add_argument("--normal", type=Path, required=True, help="folder of normal recordings of one machine")
+    p.add_argument("--something-else", type=Path, help="sounds that are not the machine, for SNP/BU (else generated)")
+    p.add_argument("--cost", choices=("re", "snp", "bu"), default="re", help="training cost (default re)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"AE preset (default {DEFAULT_PRESET})")
+    p.add_argument("--seed", type=int, default=0, help="seeds the hold-out, the network and the batches (default 0)")
+    p.add_argument("--calibration-fraction", type=float, default=0.25, help="share of clips held out for the threshold")
+    p.add_argument("--rho", type=float, default=0.01, help="default false-alarm rate per file (default 0.01)")
+    p.add_argument("--n-updates", type=int, help="training updates (default: the preset's schedule)")
+    p.add_argument("--device", default="auto", type=_device, help="'auto' (CUDA when present), 'cpu' or 'cuda'")
+    p.add_argument("--force", action="store_true", help="replace a model already in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--out", type=Path, required=True, help="the model directory to write")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("score", help="score recordings with a model directory: one CSV row per file")
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a folder written by adskit fit")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files or folders (recursive)")
+    p.add_argument("--rho", type=float, help="false-alarm rate per file (default: the model's)")
+    p.add_argument("--out", type=Path, required=True, help="the scores CSV")
+    p.add_argument("--frames", type=Path, help="also write one CSV of frame scores per file into this folder")
+    p.add_argument("--dcase-dir", type=Path, help="also write the DCASE file pair into this folder")
+    p.add_argument("--dcase-name", help="NAME in anomaly_score_NAME.csv / decision_result_NAME.csv")
+    p.add_argument("--device", default="cpu", type=_device, help="'cpu' (default), 'auto' or 'cuda'")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_score)
+
+
 def _add_experiment_parsers(sub) -> None:
     """One sub-parser per experiment, with the shared arguments and the experiment's options."""
     for name in EXPERIMENTS:
@@ -348,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="one experiment over seeds on Dask (a local cluster, or --scheduler ADDRESS)")
     _add_experiment_parsers(p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT"))
 
+    _add_analyst_parsers(sub)  # adskit fit | score
     p = sub.add_parser("report", help="aggregate result folders over seeds (summary.json, summary.md, figures)")
     p.add_argument("folders", type=Path, nargs="+", help="folders searched for complete runs (run.json)")
     p.add_argument("--out", type=Path, help="where to write (default: the first folder)")

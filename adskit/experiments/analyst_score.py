@@ -1,0 +1,385 @@
+"""The analyst's scoring: frame scores of recordings of any length in chunks, and the per-file score files.
+
+* :func:`recording_scores` - A(x_t) for every context vector of one recording (higher = more anomalous), read in
+  chunks with :func:`adskit.audio.io.load_audio` (``start`` / ``frames``): memory stays that of one chunk
+  whatever the length (an hour at 44.1 kHz stereo is never in memory), and the scores equal those of the whole
+  file read at once (tested to float32 rounding: chunks overlap by the feature window and a resampling margin).
+* :func:`score_files` - a model directory (:mod:`adskit.experiments.analyst_model`) applied to files and
+  folders: one row per file ``path, score, decision, max_frame_time_s, error`` (score = clip score, max over
+  frames, WASPAA 2019 eq 11; decision 1 = anomalous at the Neyman-Pearson threshold phi_rho of the stored
+  calibration clip scores, EUSIPCO 2017 after eq 14), a bad file a row with its error, never a stop; optional
+  frame-score CSVs and the DCASE challenge file pair.
+
+The DCASE file pair (the format of the DCASE 2020-2025 Task 2 submissions): ``anomaly_score_<name>.csv`` and
+``decision_result_<name>.csv``, no header, one line per file ``<file name>,<value>`` (the anomaly score; the
+decision 1 anomalous / 0 normal).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import atomic_write_text
+from ..audio.checks import other_audio, waveform_problem
+from ..audio.features import FeatureConfig, LogMel, frame_times, n_frames
+from ..audio.io import AudioFileError, audio_info, list_audio_files, load_audio
+from ..scores import frame_scores
+from .analyst_model import AnalystModel, load_model
+
+__all__ = ["CSV_HEADER", "ScoreReport", "list_inputs", "recording_scores", "score_files"]
+
+#: the header of the per-file scores CSV
+CSV_HEADER = ("path", "score", "decision", "max_frame_time_s", "error")
+#: seconds of audio per chunk when scoring (bounds the memory of one file: about 40 MB at 44.1 kHz stereo)
+CHUNK_SECONDS = 60.0
+#: resampling margin kept on both sides of a chunk, in seconds: soxr's HQ filter settles within ~100 samples at
+#: 16 kHz (measured: 6.7e-8 from the whole file's samples beyond 100 samples); 0.1 s is a wide safety margin
+_MARGIN_SECONDS = 0.1
+
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // math.gcd(a, b)
+
+
+def recording_scores(
+    detector: Any,
+    path: str | os.PathLike,
+    cfg: FeatureConfig,
+    *,
+    chunk_seconds: float | None = CHUNK_SECONDS,
+    channel: str | int = "mix",
+    extractor: LogMel | None = None,
+    on_chunk: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame anomaly scores of one recording of any length, computed chunk by chunk.
+
+    The file is read at its native rate from sample ``start`` for ``frames`` samples
+    (:func:`adskit.audio.io.load_audio`, which mixes the channels down and resamples to ``cfg.sr``). Chunk starts
+    are multiples of both the STFT hop and the resampling period (so a chunk's samples and frames line up with
+    the whole file's), and each chunk is widened by the STFT window and a resampling margin on both sides; only
+    the frames whose window lies inside the exact part are kept.
+
+    Parameters
+    ----------
+    detector : fitted detector
+        E.g. :class:`adskit.detectors.AEDetector`, trained on ``cfg``'s context vectors (checked by
+        :func:`adskit.scores.frame_scores`).
+    path : str or os.PathLike
+        An audio file the kit reads (WAV, FLAC, OGG; any rate and channel count).
+    cfg : FeatureConfig
+        The detector's front end.
+    chunk_seconds : float or None
+        Audio per chunk, in seconds (None: the whole file in one piece).
+    channel : "mix" or int
+        As :func:`adskit.audio.io.load_audio`.
+    extractor : LogMel or None
+        A log-mel extractor of ``cfg`` to reuse (None: one is made, on the CPU).
+    on_chunk : callable or None
+        Called with the seconds of audio each chunk advances (for a progress bar).
+
+    Returns
+    -------
+    times : np.ndarray [shape=(V,)]
+        Centre time of each context vector in seconds (:func:`adskit.audio.frame_times`).
+    scores : np.ndarray [shape=(V,)], float64
+        A(x_t), higher = more anomalous; ``V = n_frames - cfg.frames + 1`` of the whole file at ``cfg.sr``.
+
+    Raises
+    ------
+    adskit.audio.AudioFileError
+        The file cannot be read, holds NaN or Inf, is silent, or is too short for one context window.
+    ValueError
+        ``chunk_seconds`` is not > 0, or the detector does not match ``cfg`` (:func:`adskit.scores.frame_scores`).
+    """
+    path = Path(path)
+    info = audio_info(path)
+    sr0, n0, t_sr = info["sr"], info["frames"], cfg.sr
+    g = math.gcd(sr0, t_sr)
+    per_n, per_t = sr0 // g, t_sr // g  # per_n native samples <-> per_t target samples, exactly
+    unit_t = _lcm(cfg.hop_length, per_t)  # chunk starts: multiples of the hop and the resampling period
+    n_total = -(-n0 * t_sr // sr0)  # the whole file's length at cfg.sr (librosa: ceil(n * ratio))
+    pad = cfg.n_fft // 2 if cfg.center else 0
+    n_vec = n_frames(n_total, cfg) - cfg.frames + 1
+    extractor = LogMel(cfg, device="cpu") if extractor is None else extractor
+    if chunk_seconds is None:
+        step = max(n_vec, 1)
+    else:
+        if not chunk_seconds > 0:
+            raise ValueError(f"chunk_seconds: expected a number > 0 or None, got {chunk_seconds!r}")
+        step = max(int(chunk_seconds * t_sr) // cfg.hop_length, 1)
+    if n_vec < 1 or step >= n_vec:  # one piece: the whole file, checked as every command checks files
+        y, _ = load_audio(path, sr=t_sr, channel=channel)
+        reason = waveform_problem(y, t_sr, cfg)
+        if reason is not None:
+            raise AudioFileError(path, reason)
+        if on_chunk is not None:
+            on_chunk(n0 / sr0)
+        return frame_times(n_vec, cfg), frame_scores(detector, extractor(y).cpu().numpy())
+    margin = int(math.ceil(_MARGIN_SECONDS * t_sr))
+    out, loud, done = [], False, 0.0
+    for v0 in range(0, n_vec, step):
+        v1 = min(v0 + step, n_vec)
+        f0, f1 = v0, v1 + cfg.frames - 1  # frames [f0, f1) make vectors [v0, v1)
+        ts = max(0, (f0 * cfg.hop_length - pad - margin) // unit_t * unit_t)
+        te = (f1 - 1) * cfg.hop_length - pad + cfg.n_fft + margin
+        ns = ts // per_t * per_n
+        ne = -(-te * per_n // per_t) if te < n_total else n0
+        y, _ = load_audio(path, sr=t_sr, channel=channel, start=ns, frames=None if ne >= n0 else ne - ns)
+        loud = loud or bool(np.any(y))
+        S = extractor(y).cpu().numpy()
+        a = f0 - ts // cfg.hop_length
+        out.append(frame_scores(detector, S[a : a + (f1 - f0)]))
+        if on_chunk is not None:  # seconds of the file done so far, minus those said before
+            here = n0 / sr0 if v1 == n_vec else v1 * cfg.hop_length / t_sr
+            on_chunk(here - done)
+            done = here
+    if not loud:
+        raise AudioFileError(path, "silent: every sample is 0")
+    return frame_times(n_vec, cfg), np.concatenate(out)
+
+
+def list_inputs(inputs: Sequence[str | os.PathLike]) -> dict[Path, str]:
+    """The audio files named by ``inputs``, in order, each with the reason it cannot be scored ("" if none known).
+
+    Files are taken as given (a path that does not exist or is not audio becomes a row with its error); folders
+    are searched recursively (sorted) for the formats the kit reads, and the audio files in formats this machine
+    cannot read are listed too, with advice (:func:`adskit.audio.checks.other_audio`). A file named twice is
+    listed once.
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is empty.
+    """
+    if not inputs:
+        raise ValueError("INPUT: expected at least one file or folder")
+    out: dict[Path, str] = {}
+    for item in map(Path, inputs):
+        if not item.is_dir():
+            out.setdefault(item, "")
+            continue
+        for p in list_audio_files(item):
+            out.setdefault(p, "")
+        bad: list[dict] = []
+        other_audio(item, "score", bad)
+        for b in bad:
+            out.setdefault(Path(b["path"]), b["reason"])
+    return out
+
+
+@dataclass
+class ScoreReport:
+    """What :func:`score_files` did: the rows, the threshold and the files written.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per file: ``path``, ``score`` (float or None), ``decision`` (1, 0 or None), ``max_frame_time_s``
+        (seconds or None), ``error`` ("" when scored).
+    rho : float
+        The false-alarm rate asked for.
+    threshold : float
+        phi_rho on the clip-score scale (``score > threshold`` is anomalous).
+    n_calibration : int
+        K, the calibration clip scores it was fitted on.
+    expected_fpr : float
+        k / (K + 1) with k = max(floor(rho K), 1): the false-alarm rate to expect on new normal files like the
+        calibration clips (exchangeability); above ``rho`` when K < 1 / rho.
+    files : dict of str -> Path
+        ``"csv"``, and ``"anomaly_score"`` / ``"decision_result"`` (DCASE) when written.
+    warnings : list of str
+    """
+
+    rows: list[dict]
+    rho: float
+    threshold: float
+    n_calibration: int
+    expected_fpr: float
+    files: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_anomalous(self) -> int:
+        """Files decided anomalous."""
+        return sum(r["decision"] == 1 for r in self.rows)
+
+    @property
+    def n_errors(self) -> int:
+        """Files with an error (no score)."""
+        return sum(bool(r["error"]) for r in self.rows)
+
+    def summary(self) -> str:
+        """One line: files, anomalous at rho, errors."""
+        return (
+            f"{len(self.rows)} files scored: {self.n_anomalous} anomalous at rho = {self.rho:g} (threshold "
+            f"{self.threshold:.6g} from {self.n_calibration} calibration clips), {self.n_errors} errors"
+        )
+
+
+def _csv_text(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if header is not None:
+        w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.9g}"
+
+
+def _frames_name(path: Path, used: set[str]) -> str:
+    name, k = f"{path.name}.csv", 2
+    while name in used:
+        name, k = f"{path.name}-{k}.csv", k + 1
+    used.add(name)
+    return name
+
+
+def _length_warnings(rows: list[dict], durations: dict[Path, float], model: AnalystModel) -> list[str]:
+    lo, hi = model.calibration_seconds
+    short = [p for p, d in durations.items() if d < 0.5 * lo]
+    long_ = [p for p, d in durations.items() if d > 1.5 * hi]
+    out = []
+    if short:
+        out.append(
+            f"{len(short)} file(s) shorter than half the calibration clips ({lo:.3g}-{hi:.3g} s), e.g. {short[0]}: "
+            "a maximum over fewer frames alarms less often than rho promises"
+        )
+    if long_:
+        out.append(
+            f"{len(long_)} file(s) longer than 1.5 x the calibration clips ({lo:.3g}-{hi:.3g} s), e.g. {long_[0]}: "
+            "a maximum over more frames alarms more often than rho promises; read its frame scores (--frames)"
+        )
+    return out
+
+
+def score_files(
+    model: AnalystModel | str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    rho: float | None = None,
+    frames_dir: str | os.PathLike | None = None,
+    dcase_dir: str | os.PathLike | None = None,
+    dcase_name: str | None = None,
+    chunk_seconds: float | None = CHUNK_SECONDS,
+    device: str = "cpu",
+    progress: bool = True,
+) -> ScoreReport:
+    """Score recordings with a fitted model: one CSV row per file, a bad file a row with its error.
+
+    Parameters
+    ----------
+    model : AnalystModel, str or os.PathLike
+        A model directory written by :func:`adskit.experiments.analyst.fit_model`, or it loaded.
+    inputs : sequence of str or os.PathLike
+        Files and folders (searched recursively for WAV / FLAC / OGG, any rate and channel count).
+    out : str or os.PathLike
+        The scores CSV, written atomically; header :data:`CSV_HEADER`; score = clip score (max over frames,
+        WASPAA 2019 eq 11, higher = more anomalous), decision 1 anomalous / 0 normal, both empty with an error.
+    rho : float in (0, 1) or None
+        False-alarm rate per file; the threshold is phi_rho (EUSIPCO 2017, after eq 14) of the model's stored
+        calibration clip scores (:class:`adskit.threshold.NeymanPearsonThreshold`). None: the model's default.
+    frames_dir : str, os.PathLike or None
+        Also write one CSV per scored file here, ``<file name>.csv`` (``-2``, ``-3``... for repeated names), with
+        header ``time_s,score`` (centre time of each context vector in seconds, its anomaly score).
+    dcase_dir, dcase_name : str or None
+        Also write ``anomaly_score_<name>.csv`` and ``decision_result_<name>.csv`` (DCASE 2020-2025 Task 2: no
+        header, ``<file name>,<value>``); files with errors are left out of them (and said so).
+    chunk_seconds : float or None
+        Audio per chunk (:func:`recording_scores`).
+    device : "auto", "cpu" or "cuda"
+        Where the detector runs (features are computed on the CPU).
+    progress : bool
+        A progress bar over the seconds of audio.
+
+    Returns
+    -------
+    ScoreReport
+
+    Raises
+    ------
+    ValueError
+        ``rho`` not in (0, 1); no input; only one of ``dcase_dir`` / ``dcase_name``; a bad model directory.
+    adskit.detectors.CheckpointError
+        The model's checkpoint is damaged or holds pickled code (refused, never run).
+    """
+    from tqdm.auto import tqdm
+
+    if (dcase_dir is None) != (dcase_name is None):
+        raise ValueError("dcase_dir, dcase_name: give both (the folder and the name of the DCASE file pair)")
+    m = model if isinstance(model, AnalystModel) else load_model(model, device=device)
+    thr = m.threshold(m.default_rho if rho is None else rho)
+    k_th = max(int(np.floor(thr.rho * thr.n_fit_)), 1)
+    paths = list_inputs(inputs)
+    durations: dict[Path, float] = {}
+    for p in paths:
+        try:
+            durations[p] = audio_info(p)["duration"]
+        except (AudioFileError, OSError):
+            pass  # the row says why
+    extractor = LogMel(m.feature_config, device="cpu")
+    rows, frames_out, used = [], {}, set()
+    bar = tqdm(total=sum(durations.values()), unit="s", desc="scoring", disable=not progress, file=sys.stderr)
+    for p, known in paths.items():
+        row = {"path": str(p), "score": None, "decision": None, "max_frame_time_s": None, "error": known}
+        if known:
+            rows.append(row)
+            continue
+        try:
+            times, s = recording_scores(
+                m.detector, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractor, on_chunk=bar.update
+            )
+            i = int(np.argmax(s))
+            row.update(score=float(s[i]), max_frame_time_s=float(times[i]))
+            row["decision"] = int(row["score"] > thr.threshold_)
+            if frames_dir is not None:
+                frames_out[_frames_name(p, used)] = _csv_text(
+                    zip(map(_num, times), map(_num, s), strict=True), ("time_s", "score")
+                )
+        except (AudioFileError, OSError, ValueError) as exc:
+            row["error"] = exc.problem if isinstance(exc, AudioFileError) else str(exc)
+        rows.append(row)
+    bar.close()
+    report = ScoreReport(rows, thr.rho, float(thr.threshold_), thr.n_fit_, k_th / (thr.n_fit_ + 1))
+    report.warnings += _length_warnings(rows, {p: d for p, d in durations.items()}, m)
+    if report.expected_fpr > thr.rho:
+        report.warnings.append(
+            f"rho = {thr.rho:g} is below what {thr.n_fit_} calibration clips can promise: the threshold is their "
+            f"largest score, and about {report.expected_fpr:.3g} of new normal files will exceed it; fit with more "
+            "normal clips or a larger --calibration-fraction"
+        )
+    table = [[r["path"], _num(r["score"]), "" if r["decision"] is None else r["decision"],
+              _num(r["max_frame_time_s"]), r["error"]] for r in rows]  # fmt: skip
+    report.files["csv"] = atomic_write_text(out, _csv_text(table, CSV_HEADER))
+    for name, text in frames_out.items():
+        atomic_write_text(Path(frames_dir) / name, text)
+    if dcase_dir is not None:
+        ok = [r for r in rows if not r["error"]]
+        names = [Path(r["path"]).name for r in ok]
+        if len(set(names)) < len(names):
+            report.warnings.append("DCASE files: some file names repeat in different folders; the files are ambiguous")
+        if len(ok) < len(rows):
+            report.warnings.append(f"DCASE files: {len(rows) - len(ok)} file(s) with errors are left out of them")
+        d = Path(dcase_dir)
+        report.files["anomaly_score"] = atomic_write_text(
+            d / f"anomaly_score_{dcase_name}.csv",
+            _csv_text([(n, _num(r["score"])) for n, r in zip(names, ok, strict=True)]),
+        )
+        report.files["decision_result"] = atomic_write_text(
+            d / f"decision_result_{dcase_name}.csv",
+            _csv_text([(n, r["decision"]) for n, r in zip(names, ok, strict=True)]),
+        )
+    return report

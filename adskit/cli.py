@@ -372,8 +372,15 @@ def cmd_score(args: argparse.Namespace) -> int:
 def _add_analyst_parsers(sub) -> None:
     """``adskit fit`` and ``adskit score``."""
     p = sub.add_parser("fit", help="train a detector on a folder of normal recordings; write a model directory")
-    p.add_argument("--normal", type=Path, required=True, help="folder of normal recordings of one machine")
-    p.add_argument("--something-else", type=Path, help="sounds that are not the machine, for SNP/BU (else generated)")
+    p.add_argument(
+        "--normal", type=Path, required=True, metavar="DIR", help="folder of normal recordings of one machine"
+    )
+    p.add_argument(
+        "--something-else",
+        type=Path,
+        metavar="DIR",
+        help="sounds that are not the machine, for SNP/BU (else generated)",
+    )
     p.add_argument("--cost", choices=("re", "snp", "bu"), default="re", help="training cost (default re)")
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"AE preset (default {DEFAULT_PRESET})")
     p.add_argument("--seed", type=int, default=0, help="seeds the hold-out, the network and the batches (default 0)")
@@ -383,17 +390,19 @@ def _add_analyst_parsers(sub) -> None:
     p.add_argument("--device", default="auto", type=_device, help="'auto' (CUDA when present), 'cpu' or 'cuda'")
     p.add_argument("--force", action="store_true", help="replace a model already in --out")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--out", type=Path, required=True, help="the model directory to write")
+    p.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="the model directory to write")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("score", help="score recordings with a model directory: one CSV row per file")
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a folder written by adskit fit")
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files or folders (recursive)")
     p.add_argument("--rho", type=float, help="false-alarm rate per file (default: the model's)")
-    p.add_argument("--out", type=Path, required=True, help="the scores CSV")
-    p.add_argument("--frames", type=Path, help="also write one CSV of frame scores per file into this folder")
-    p.add_argument("--dcase-dir", type=Path, help="also write the DCASE file pair into this folder")
-    p.add_argument("--dcase-name", help="NAME in anomaly_score_NAME.csv / decision_result_NAME.csv")
+    p.add_argument("--out", type=Path, required=True, metavar="CSV", help="the scores CSV")
+    p.add_argument(
+        "--frames", type=Path, metavar="DIR", help="also write one CSV of frame scores per file into this folder"
+    )
+    p.add_argument("--dcase-dir", type=Path, metavar="DIR", help="also write the DCASE file pair into this folder")
+    p.add_argument("--dcase-name", metavar="NAME", help="NAME in anomaly_score_NAME.csv / decision_result_NAME.csv")
     p.add_argument("--device", default="cpu", type=_device, help="'cpu' (default), 'auto' or 'cuda'")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_score)

@@ -299,6 +299,8 @@ def fit_model(
     calib = sorted(paths[i] for i in order[:n_cal])
     train = sorted(paths[i] for i in order[n_cal:])
     X_else, else_record = None, {"source": None, "why": "RE trains on normal vectors only"}
+    if something_else_dir is not None:
+        else_record["ignored_folder"] = str(something_else_dir)
     if cost != "re":
         X_else, else_record = _something_else(
             None if something_else_dir is None else Path(something_else_dir), cfg, rng, bad

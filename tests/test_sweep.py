@@ -73,6 +73,26 @@ def test_comparisons_are_paired_over_the_seeds_both_ran():
     assert cells["BU"]["ci_high"] > cells["SNP"]["ci_low"]
 
 
+def test_intervals_of_rates_stay_in_their_range():
+    """Two seeds of a false-alarm rate (0.02 and 0.78): a t interval with 1 degree of freedom runs far outside
+    [0, 1]; a rate's is clipped to it, a KL's is not, and a difference of rates is clipped to [-1, 1]."""
+    res = [
+        _result(c, s, v, "fire_steady")
+        for c, vals in (("BU", (0.78, 0.02)), ("RE", (0.02, 0.01)))
+        for s, v in enumerate(vals)
+    ]
+    res += [_result("BU", s, v) for s, v in enumerate((0.78, 0.02))]  # kl_uniform: unbounded
+    out = summarize(res)
+    cells = {(c["cost"], c["metric"]): c for c in out["cells"]}
+    fire, kl = cells["BU", "fire_steady"], cells["BU", "kl_uniform"]
+    assert (fire["ci_low"], fire["ci_high"]) == (0.0, 1.0) and fire["mean"] == pytest.approx(0.4)
+    assert kl["ci_low"] < -4 and kl["ci_high"] > 5  # the raw t interval, as before
+    lo, hi = stats.t.interval(0.95, 1, loc=0.4, scale=stats.sem([0.78, 0.02]))
+    assert kl["ci_low"] == pytest.approx(lo) and kl["ci_high"] == pytest.approx(hi)
+    for c in out["comparisons"]:
+        assert -1.0 <= c["ci_low"] <= c["ci_high"] <= 1.0 or c["metric"] == "kl_uniform"
+
+
 def test_a_report_keeps_one_run_per_cell(tmp_path):
     """Runs of one cell made with other settings or data (a data folder whose files changed) are not averaged
     as seeds of one cell, nor one picked by folder name: the run just made wins, else the one finished last."""

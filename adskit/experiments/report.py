@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -44,7 +45,13 @@ __all__ = [
     "write_report",
 ]
 
-INTERVAL = "95 % Student-t interval over seeds (scipy.stats.t.interval, n - 1 degrees of freedom)"
+INTERVAL = (
+    "95 % Student-t interval over seeds (scipy.stats.t.interval, n - 1 degrees of freedom; for a rate, AUC, "
+    "ESS or share, clipped to [0, 1], and its paired differences to [-1, 1])"
+)
+#: metrics that live in [0, 1] (rates, AUCs, F1, ESS fractions, shares): a t interval knows no bounds, so theirs
+#: is clipped to the range (clipping never moves 0 in or out of a difference's interval, so verdicts are unchanged)
+UNIT_METRICS = re.compile(r"^(.*auc.*|fire_.*|f1_.*|tpr.*|fpr.*|fa_.*|.*ess.*|.*_share)$")
 VERDICTS = ("reproduced", "reversed", "no difference detected")
 _CELL_KEYS = ("experiment", "machine", "model", "cost", "condition", "metric")
 
@@ -188,7 +195,7 @@ def summarize(results: Sequence[dict], confidence: float = 0.95) -> dict:
     for key, by_seed in sorted(groups.items()):
         seeds = sorted(by_seed)
         vals = [by_seed[s] for s in seeds]
-        m, lo, hi = mean_interval(vals, confidence)
+        m, lo, hi = _clipped(mean_interval(vals, confidence), key[-1], 0.0)
         cells.append(
             {
                 **dict(zip(_CELL_KEYS, key, strict=True)),
@@ -219,6 +226,14 @@ def summarize(results: Sequence[dict], confidence: float = 0.95) -> dict:
     }
 
 
+def _clipped(mih: tuple, metric: str, low: float) -> tuple[float, float | None, float | None]:
+    """``(mean, lo, hi)`` with the interval clipped to ``[low, 1]`` when ``metric`` is in :data:`UNIT_METRICS`."""
+    m, lo, hi = mih
+    if lo is None or not UNIT_METRICS.match(metric):
+        return m, lo, hi
+    return m, max(lo, low), min(hi, 1.0)
+
+
 def compare(groups: dict, experiment: str, a: str, b: str, metrics: dict, confidence: float = 0.95) -> list[dict]:
     """Paired differences ``a - b`` over the seeds both ran, per (machine, model, condition, metric)."""
     out = []
@@ -233,7 +248,7 @@ def compare(groups: dict, experiment: str, a: str, b: str, metrics: dict, confid
         if not seeds:
             continue
         diffs = [by_seed_a[s] - by_seed_b[s] for s in seeds]
-        m, lo, hi = mean_interval(diffs, confidence)
+        m, lo, hi = _clipped(mean_interval(diffs, confidence), metric, -1.0)
         direction = int(metrics[metric])
         out.append(
             {

@@ -256,7 +256,7 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         ci = "n/a" if c["ci_low"] is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
         print(
             f"{c['experiment']} {c['machine']}/{c['model']} {c['metric']} {c['condition']}: {c['a']} - {c['b']} = "
-            f"{c['mean_diff']:+.3f} {ci} over {c['n_seeds']} seeds: {c['verdict']}",
+            f"{c['mean_diff']:+.3f} {ci} over {c['n_seeds']} seed{'' if c['n_seeds'] == 1 else 's'}: {c['verdict']}",
             flush=True,
         )
     own = [files[k] for k in files if k.endswith("_json") and k != "json"]

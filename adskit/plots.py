@@ -413,3 +413,86 @@ def plot_comparisons(comparisons: list[Mapping], title: str = "", max_rows: int 
     ax.set_xlabel("a - b (paired over seeds); green: reproduced, red: reversed, grey: no difference detected")
     ax.set_title(title, fontsize=10)
     return fig
+
+
+def plot_np_diagnostics(
+    diagnostics: Mapping[str, np.ndarray],
+    collapse_spread: float = 0.01,
+    collapse_saturation: float = 0.9,
+    axes=None,
+    title: str = "",
+):
+    """What PROP's training did, per NP step: ``NPDetector.diagnostics_`` in six panels.
+
+    Algorithm 2's acceptance rate; the spread of the normal features (tr Cov[F(D)] over its start, log scale,
+    with the collapse line ``collapse_spread``); the GMM's smallest variance and its floor; the share of
+    saturated sigmoids (< 0.01 or > 0.99) in each term of (12), with the line ``collapse_saturation``; the two
+    terms of (12), their difference (the objective, higher = better) and the held-out TPR / FPR at phi_rho
+    when recorded; phi_rho (higher L = more anomalous).
+
+    Parameters
+    ----------
+    diagnostics : mapping of str to np.ndarray [shape=(n_np_steps,)]
+        ``NPDetector.diagnostics_`` (keys :data:`adskit.detectors.np_algorithm.DIAGNOSTICS`).
+    collapse_spread, collapse_saturation : float
+        The warning lines drawn (the detector's defaults: 1 % and 90 %).
+    axes : array of 6 Axes or None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = {k: np.asarray(v, dtype=float) for k, v in diagnostics.items()}
+    if axes is None:
+        fig, axes = plt.subplots(2, 3, figsize=(12, 6), layout="constrained")
+    else:
+        fig = np.ravel(axes)[0].figure
+    axes = np.ravel(axes)
+    step = d["step"]
+    if step.size == 0:
+        for ax in axes:
+            ax.text(0.5, 0.5, "no NP step recorded", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    ax = axes[0]
+    ax.plot(step, d["acceptance_rate"], color="C0")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Algorithm 2 acceptance rate", fontsize=9)
+    ax = axes[1]
+    start = d["feature_trace"][0]
+    ax.semilogy(step, d["feature_trace"] / start if start > 0 else d["feature_trace"], color="C1")
+    ax.axhline(collapse_spread, color="r", ls="--", lw=0.8, label=f"collapse ({collapse_spread:.0%})")
+    ax.set_title(f"tr Cov[F(D)] / start ({start:.3g})", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    ax.semilogy(step, d["gmm_min_var"], color="C2", label="smallest variance")
+    ax.semilogy(step, np.maximum(d["gmm_floor"], np.finfo(float).tiny), "k--", lw=0.8, label="floor reg_covar")
+    ax.set_title("GMM: smallest variance against its floor", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[3]
+    ax.plot(step, d["saturated_anomalous"], color="C3", label="TPR term (decoded anomalies)")
+    ax.plot(step, d["saturated_normal"], color="C0", label="FPR term (normal)")
+    ax.axhline(collapse_saturation, color="r", ls="--", lw=0.8, label=f"warning ({collapse_saturation:.0%})")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("share of saturated sigmoids (< 0.01 or > 0.99)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[4]
+    ax.plot(step, d["tpr_term"], color="C3", label="TPR term")
+    ax.plot(step, d["fpr_term"], color="C0", label="FPR term")
+    ax.plot(step, d["tpr_term"] - d["fpr_term"], color="k", lw=0.8, label="objective (12)")
+    for key, colour, name in (("valid_tpr", "C3", "held-out TPR"), ("valid_fpr", "C0", "held-out FPR")):
+        if key in d and np.isfinite(d[key]).any():
+            ax.plot(step, d[key], color=colour, ls=":", label=name)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("terms of (12) and held-out rates at phi_rho", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[5]
+    ax.plot(step, d["phi"], color="C4")
+    ax.set_title("phi_rho (L = -ln p(f | z=0))", fontsize=9)
+    for ax in axes[3:]:
+        ax.set_xlabel("training step")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+__all__ += ["plot_np_diagnostics"]

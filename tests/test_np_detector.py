@@ -347,3 +347,52 @@ def test_collapse_options_run_and_are_recorded():
     assert np.isfinite(det.anomaly_score(tn)).all()
     paper = NPDetector(**kw).fit(D, X_other=O)
     assert np.all(paper.history_["slope"] == 1.0) and paper.gmm_.reg_covar == 1e-6
+
+
+# ------------------------------------------------------------------ training diagnostics (issue 14)
+
+
+def test_diagnostics_observe_without_changing_the_fit():
+    """The same seed gives the same scores and history with and without a validation set to observe."""
+    D, O, tn, ta = _clusters(0, shift=3.0)
+    kw = {"hidden": (16,), "latent_dim": 2, "n_components": 2, "n_steps": 20, "device": "cpu"}
+    plain = NPDetector(**kw).fit(D, X_other=O)
+    seen = NPDetector(**kw).fit(D, X_other=O, X_valid=np.r_[tn, ta], y_valid=np.r_[np.zeros(300), np.ones(300)])
+    np.testing.assert_array_equal(plain.anomaly_score(tn), seen.anomaly_score(tn))
+    for k, v in plain.history_.items():
+        np.testing.assert_array_equal(v, seen.history_[k])
+    assert np.isnan(plain.diagnostics_["valid_tpr"]).all() and np.isfinite(seen.diagnostics_["valid_tpr"]).all()
+    d = seen.diagnostics_
+    for k in ("acceptance_rate", "feature_trace", "phi", "tpr_term", "fpr_term", "saturated_normal"):
+        np.testing.assert_array_equal(d[k], plain.diagnostics_[k])
+
+
+@pytest.mark.parametrize(
+    "X_valid, y_valid, match",
+    [
+        (np.zeros((4, 16)), None, "y_valid"),
+        (np.zeros((4, 16)), [0, 1, 1], "y_valid"),
+        (np.zeros((4, 16)), [0, 1, 2, 1], "y_valid"),
+        (np.zeros((4, 3)), [0, 1, 0, 1], "X_valid"),
+        (None, [0, 1], "y_valid"),
+        (np.full((2, 16), np.nan), [0, 1], "NaN"),
+    ],
+)
+def test_bad_validation_set_names_itself(X_valid, y_valid, match):
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match=match):
+        NPDetector(**TINY).fit(D, X_other=O, X_valid=X_valid, y_valid=y_valid)
+
+
+def test_plot_np_diagnostics_draws_six_panels():
+    import matplotlib.pyplot as plt
+
+    from adskit.plots import plot_np_diagnostics
+
+    D, O, _, _ = _clusters(0)
+    det = NPDetector(**TINY).fit(D, X_other=O)
+    fig = plot_np_diagnostics(det.diagnostics_)
+    assert len(fig.axes) == 6 and len(fig.axes[0].lines) == 1
+    empty = plot_np_diagnostics(NPDetector(extractor="vae", **TINY).fit(D, X_other=O).diagnostics_)
+    assert len(empty.axes) == 6
+    plt.close("all")

@@ -17,6 +17,11 @@ and runs the loop; per training step it calls these named steps (inherited from
 
 After the loop, ``_final_normal_model`` fits the GMM on the features of all of D.
 
+While training, ``diagnostics_`` records per NP step what tells learning from collapse (Algorithm 2's acceptance
+rate, the spread of the normal features against the GMM's floor, saturated sigmoids and the two terms of (12),
+phi_rho, held-out TPR with ``X_valid``); :class:`NPCollapseWarning` names a collapse as it happens.
+:func:`adskit.plots.plot_np_diagnostics` draws the record.
+
 Directions: L(f) and ``anomaly_score`` are higher = more anomalous (see :mod:`adskit.detectors.base`).
 
 The two baselines of the paper's Table I are the same estimator with ``extractor="ae"`` (a plain autoencoder)
@@ -42,9 +47,9 @@ from .._scaling import fit_scale
 from .._utils import check_positive, resolve_device
 from ..models.vae import VAE
 from .base import BaseDetector
-from .np_algorithm import TIMED_PARTS, _Algorithm1
+from .np_algorithm import DIAGNOSTICS, TIMED_PARTS, NPCollapseWarning, _Algorithm1
 
-__all__ = ["EXTRACTORS", "TIMED_PARTS", "NPDetector"]
+__all__ = ["DIAGNOSTICS", "EXTRACTORS", "TIMED_PARTS", "NPCollapseWarning", "NPDetector"]
 
 EXTRACTORS = ("np", "vae", "ae")
 SLOPES = ("std", "iqr")
@@ -148,6 +153,18 @@ class NPDetector(_Algorithm1, BaseDetector):
         ``sampling``, ``np_step`` (zero for the parts an extractor does not run) and ``total``.
     acceptance_rate_ : float
         Mean acceptance rate of Algorithm 2 (NaN for the baselines).
+    diagnostics_ : dict of np.ndarray [shape=(n_np_steps,)]
+        One row per NP step (``"np"`` only; empty arrays for the baselines), the columns of
+        :data:`DIAGNOSTICS` described in :class:`adskit.detectors.np_algorithm.NPDiagnostics`: ``step``,
+        ``acceptance_rate``, ``feature_trace`` (tr Cov of F(D)), ``gmm_min_var`` and ``gmm_floor``, ``phi``,
+        ``tpr_term`` and ``fpr_term`` (the two terms of (12)), ``saturated_anomalous`` and
+        ``saturated_normal`` (share of sigmoids < 0.01 or > 0.99), ``valid_tpr`` and ``valid_fpr`` (at
+        phi_rho, NaN without ``X_valid``). Observations only: the same fit with or without them.
+    collapse_warnings_ : tuple of str
+        Causes of the :class:`NPCollapseWarning` raised during the fit: ``"spread"`` (tr Cov of F(D) below
+        ``collapse_spread`` = 1 % of its value at the first refresh), ``"saturation_anomalous"`` /
+        ``"saturation_normal"`` (more than ``collapse_saturation`` = 90 % of a term's sigmoids saturated).
+        The two thresholds are class attributes, not parameters (the fit does not depend on them).
     n_steps_, n_features_in_ : int
 
     Notes
@@ -267,7 +284,7 @@ class NPDetector(_Algorithm1, BaseDetector):
 
     # ------------------------------------------------------------------ sklearn API
 
-    def fit(self, X: Any, y: Any = None, X_other: Any = None) -> NPDetector:
+    def fit(self, X: Any, y: Any = None, X_other: Any = None, X_valid: Any = None, y_valid: Any = None) -> NPDetector:
         """Train F (and G) and fit the GMM normal model on F of the normal vectors.
 
         Parameters
@@ -278,6 +295,12 @@ class NPDetector(_Algorithm1, BaseDetector):
         X_other : array-like [shape=(K_o, Q)] or None
             Vectors of other machines, O (eq 16). Required and non-empty for ``extractor="np"``; optional for
             the baselines (trained on D and O together, or on D alone if None).
+        X_valid : array-like [shape=(n_v, Q)] or None
+            Held-out vectors, observed only (``"np"``): the share of them beyond phi_rho at each refresh goes
+            to ``diagnostics_`` (``valid_tpr`` over the anomalous rows, ``valid_fpr`` over the normal ones).
+            Training does not see them.
+        y_valid : array-like [shape=(n_v,)] or None
+            Labels of ``X_valid``: 1 = anomalous, 0 = normal. Required with ``X_valid``.
 
         Returns
         -------
@@ -289,7 +312,7 @@ class NPDetector(_Algorithm1, BaseDetector):
         ValueError
             Bad parameters; empty ``X_other`` for "np"; fewer normal vectors than ``n_components`` (or than
             ``n_components`` in the ``n_em_vectors`` subset); X or X_other not finite 2-D arrays of the same
-            width.
+            width; ``X_valid`` without ``y_valid`` of 0/1 labels, one per row.
         SamplingError
             Algorithm 2 accepted nothing within ``max_draws`` at some step.
         FloatingPointError
@@ -314,14 +337,34 @@ class NPDetector(_Algorithm1, BaseDetector):
                 f"X: {X.shape[0]} normal vectors, fewer than n_components={self.n_components}; "
                 "give more data or lower n_components"
             )
+        valid = self._check_valid(X, X_valid, y_valid)
         dev = resolve_device(self.device)
         devices = [dev.index or 0] if dev.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):  # dropout draws from the global RNG: seed, then restore
             torch.manual_seed(int(self.random_state))
-            self._fit(X, Xo, dev)
+            self._fit(X, Xo, dev, valid)
         return self
 
-    def _fit(self, X: np.ndarray, Xo: np.ndarray | None, dev: torch.device) -> None:
+    @staticmethod
+    def _check_valid(X: np.ndarray, X_valid: Any, y_valid: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(X_valid, y_valid) checked: finite, as wide as X, one 0/1 label per row; None without X_valid."""
+        if X_valid is None:
+            if y_valid is not None:
+                raise ValueError("y_valid: given without X_valid")
+            return None
+        Xv = check_array(X_valid, dtype=np.float32)
+        if Xv.shape[1] != X.shape[1]:
+            raise ValueError(f"X_valid: has {Xv.shape[1]} features, X has {X.shape[1]}")
+        if y_valid is None:
+            raise ValueError("y_valid: X_valid needs labels (1 = anomalous, 0 = normal), one per row")
+        yv = np.asarray(y_valid).reshape(-1)
+        if yv.shape[0] != Xv.shape[0] or not np.isin(yv, (0, 1)).all():
+            raise ValueError(f"y_valid: expected {Xv.shape[0]} labels in {{0, 1}}, got {yv.shape[0]} values")
+        return Xv, yv.astype(int)
+
+    def _fit(
+        self, X: np.ndarray, Xo: np.ndarray | None, dev: torch.device, valid: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
         """Algorithm 1 (or a baseline's training), then the final normal model and phi_rho."""
         Zd, Zr = self._standardize(X, Xo, dev)
         self.model_ = VAE(
@@ -334,7 +377,8 @@ class NPDetector(_Algorithm1, BaseDetector):
         ).to(dev)
         n_steps = int(self.n_steps) if self.n_steps is not None else 500 * math.ceil(Zd.shape[0] / int(self.batch_size))
         gen = torch.Generator().manual_seed(int(self.random_state) + 1)
-        self.history_, self.timings_, tracked = self._train(Zd, Zr, n_steps, gen)
+        zv = None if valid is None else (self._transform(valid[0]), valid[1])
+        self.history_, self.timings_, tracked = self._train(Zd, Zr, n_steps, gen, zv)
         f_all = self._final_normal_model(Zd, tracked)
         self.n_steps_ = n_steps
         n_warm = min(int(self.warmup_steps), n_steps)

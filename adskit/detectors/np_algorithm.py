@@ -7,6 +7,9 @@
   ``_np_step`` (Algorithm 2, decoding, the ascent of eq 12) and ``_final_normal_model`` (the GMM on all of D).
 * :func:`sample_anomalous_features` (Algorithm 2) draws f ~ N(0, I) and keeps it when the normal model's
   anomaly score L(f) exceeds phi_rho (eq 17).
+* :class:`NPDiagnostics` records, per NP step, what tells a learning extractor from a collapsing one (Algorithm
+  2's acceptance rate, the spread of the normal features, saturated sigmoids, the two terms of (12), held-out
+  TPR); :class:`NPCollapseWarning` names a collapse when it happens.
 * :func:`train_np_score` trains any score model s(x) by the Neyman-Pearson objective (12) alone, for examples
   where both classes are known (notebook 02's Gaussian examples, whose most powerful test is known in closed
   form).
@@ -35,13 +38,159 @@ from ..gmm import GaussianMixture
 from ..losses import anomaly_score, np_loss, vae_loss
 from ..threshold import phi_rho
 
-__all__ = ["TIMED_PARTS", "SamplingError", "sample_anomalous_features", "train_np_score"]
+__all__ = [
+    "DIAGNOSTICS",
+    "TIMED_PARTS",
+    "NPCollapseWarning",
+    "NPDiagnostics",
+    "SamplingError",
+    "sample_anomalous_features",
+    "train_np_score",
+]
 
 TIMED_PARTS = ("vae_step", "feature_pass", "em", "sampling", "np_step")
+SATURATED = (0.01, 0.99)  # a sigmoid of (11) below / above these passes (almost) no gradient
+DIAGNOSTICS = (
+    "step",
+    "acceptance_rate",
+    "feature_trace",
+    "gmm_min_var",
+    "gmm_floor",
+    "phi",
+    "tpr_term",
+    "fpr_term",
+    "saturated_anomalous",
+    "saturated_normal",
+    "valid_tpr",
+    "valid_fpr",
+)
 
 
 class SamplingError(RuntimeError):
     """Algorithm 2 accepted no sample within its budget of draws (the message gives the acceptance rate)."""
+
+
+class NPCollapseWarning(UserWarning):
+    """PROP's training is collapsing: the normal features shrank onto (nearly) one point, or the sigmoids of a
+    term of (12) saturated so that its gradient vanishes. The message names the cause, the NP step and the
+    numbers; ``NPDetector.diagnostics_`` holds the whole record."""
+
+
+class NPDiagnostics:
+    """Read-only observations of Algorithm 1, one row per NP step (steps before ``warmup_steps`` have none).
+
+    Quantities measured at a refresh of the normal model (every ``em_every`` steps) are repeated on the NP
+    steps until the next refresh. Every column is an array of the same length (:meth:`as_dict`):
+
+    ``step``
+        Training step (0-based, counting the warm-up steps).
+    ``acceptance_rate``
+        Algorithm 2: accepted / drawn prior samples (1 = every N(0, I) draw already lies beyond phi_rho).
+    ``feature_trace``
+        tr Cov[F(x)] over the normal vectors of the refresh, on the encoder's own scale (before any feature
+        standardisation): the spread the NP step can shrink.
+    ``gmm_min_var``, ``gmm_floor``
+        The GMM's smallest variance (over components and dimensions; the diagonal for "full") and its floor
+        ``reg_covar`` (relative floors resolved); a ratio near 1 means the normal model sits on its floor.
+    ``phi``
+        phi_rho of the refresh.
+    ``tpr_term``, ``fpr_term``
+        The two terms of (12): mean sigmoid(slope (L - phi)) over the decoded anomalies and over the normal
+        mini-batch (the objective is their difference).
+    ``saturated_anomalous``, ``saturated_normal``
+        Share of those sigmoids below 0.01 or above 0.99 in each term.
+    ``valid_tpr``, ``valid_fpr``
+        Share of held-out anomalous / normal vectors with L > phi_rho at the refresh (NaN without a
+        validation set, or without rows of that class).
+
+    A collapse raises :class:`NPCollapseWarning` once per cause per fit: ``feature_trace`` below
+    ``collapse_spread`` times its value at the first refresh, or a saturated share above
+    ``collapse_saturation`` in either term.
+    """
+
+    def __init__(self, collapse_spread: float = 0.01, collapse_saturation: float = 0.9) -> None:
+        self.collapse_spread = float(collapse_spread)
+        self.collapse_saturation = float(collapse_saturation)
+        self._rows: dict[str, list[float]] = {k: [] for k in DIAGNOSTICS}
+        self._refresh: dict[str, float] = {}
+        self._start_trace = math.nan
+        self._warned: set[str] = set()
+
+    def refresh(self, step: int, normal: _NormalModel, valid: tuple[torch.Tensor, np.ndarray] | None) -> None:
+        """Note the spread, the floor and the held-out rates of a refreshed normal model ``normal``.
+
+        ``valid`` = (features of the validation vectors under F, labels 1 = anomalous / 0 = normal) or None.
+        """
+        cov = normal.gmm.covariances_
+        variances = cov if cov.ndim == 2 else np.diagonal(cov, axis1=-2, axis2=-1)
+        tpr = fpr = math.nan
+        if valid is not None:
+            with torch.no_grad():
+                flagged = (normal.anomaly_score(valid[0]) > normal.phi).cpu().numpy()
+            y = valid[1]
+            tpr = float(flagged[y == 1].mean()) if (y == 1).any() else math.nan
+            fpr = float(flagged[y == 0].mean()) if (y == 0).any() else math.nan
+        self._refresh = {
+            "feature_trace": normal.feature_trace,
+            "gmm_min_var": float(variances.min()),
+            "gmm_floor": float(normal.gmm.reg_covar),
+            "phi": normal.phi,
+            "valid_tpr": tpr,
+            "valid_fpr": fpr,
+        }
+        if math.isnan(self._start_trace):
+            self._start_trace = normal.feature_trace
+        ratio = normal.feature_trace / self._start_trace if self._start_trace > 0 else math.nan
+        if ratio < self.collapse_spread:
+            self._warn(
+                "spread",
+                f"PROP collapse at step {step}: the normal features shrank onto nearly one point (trace of their "
+                f"covariance {normal.feature_trace:.3g}, {ratio:.2%} of its start {self._start_trace:.3g}; "
+                f"warning below {self.collapse_spread:.0%}); the GMM's smallest variance is "
+                f"{self._refresh['gmm_min_var']:.3g} against its floor {self._refresh['gmm_floor']:.3g}",
+            )
+
+    def np_step(self, step: int, rate: float, s_a: torch.Tensor, s_d: torch.Tensor) -> None:
+        """Note one NP step: Algorithm 2's acceptance ``rate`` and the sigmoids s_a, s_d of the two terms of (12)."""
+        lo, hi = SATURATED
+        row = {
+            "step": float(step),
+            "acceptance_rate": float(rate),
+            "tpr_term": float(s_a.mean()),
+            "fpr_term": float(s_d.mean()),
+            "saturated_anomalous": float(((s_a < lo) | (s_a > hi)).float().mean()),
+            "saturated_normal": float(((s_d < lo) | (s_d > hi)).float().mean()),
+            **self._refresh,
+        }
+        for k in DIAGNOSTICS:
+            self._rows[k].append(row[k])
+        for term, key, name in (
+            ("anomalous", "tpr_term", "TPR (decoded anomalies)"),
+            ("normal", "fpr_term", "FPR (normal mini-batch)"),
+        ):
+            share = row[f"saturated_{term}"]
+            if share > self.collapse_saturation:
+                self._warn(
+                    f"saturation_{term}",
+                    f"PROP saturation at step {step}: {share:.0%} of the sigmoids in the {name} term of (12) are "
+                    f"below {lo} or above {hi} (warning above {self.collapse_saturation:.0%}), so that term passes "
+                    f"almost no gradient (term {row[key]:.3g}, phi_rho {row['phi']:.4g}, Algorithm 2 acceptance "
+                    f"rate {rate:.2f})",
+                )
+
+    def _warn(self, cause: str, message: str) -> None:
+        if cause not in self._warned:
+            self._warned.add(cause)
+            warnings.warn(message, NPCollapseWarning, stacklevel=6)  # at the caller of fit
+
+    @property
+    def warned(self) -> tuple[str, ...]:
+        """The causes warned about: "spread", "saturation_anomalous", "saturation_normal"."""
+        return tuple(sorted(self._warned))
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The record as ``{name: np.ndarray [shape=(n_np_steps,)]}`` over :data:`DIAGNOSTICS`."""
+        return {k: np.asarray(v, dtype=float) for k, v in self._rows.items()}
 
 
 def sample_anomalous_features(
@@ -227,6 +376,7 @@ class _NormalModel:
     scale: torch.Tensor  # (D,)
     phi: float  # phi_rho on the refreshed features of D
     slope: float  # the sigmoid slope of (11)
+    feature_trace: float = math.nan  # tr Cov of the raw features of D at the refresh (a diagnostic only)
 
     def anomaly_score(self, f: torch.Tensor) -> torch.Tensor:
         return -self.gmm.log_prob((f - self.mean) / self.scale)
@@ -285,10 +435,25 @@ class _Algorithm1:
             device=self.device,
         )
 
+    collapse_spread = 0.01  # NPCollapseWarning when tr Cov[F(D)] falls below this fraction of its start
+    collapse_saturation = 0.9  # ... or when this share of a term's sigmoids of (12) is saturated
+
     def _train(
-        self, Zd: torch.Tensor, Zr: torch.Tensor, n_steps: int, gen: torch.Generator
+        self,
+        Zd: torch.Tensor,
+        Zr: torch.Tensor,
+        n_steps: int,
+        gen: torch.Generator,
+        valid: tuple[torch.Tensor, np.ndarray] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, float], _NormalModel | None]:
-        """The training loop; returns the history, the timings and the last tracked normal model ("np")."""
+        """The training loop; returns the history, the timings and the last tracked normal model ("np").
+
+        Sets ``diagnostics_`` (:meth:`NPDiagnostics.as_dict`; empty arrays for the baselines) and
+        ``collapse_warnings_`` (the causes warned about); ``valid`` = (standardised validation vectors, labels
+        1 = anomalous / 0 = normal) adds held-out rates. Observing changes no number: the diagnostics draw no
+        random numbers and run F without dropout, as the refresh does.
+        """
+        diag = NPDiagnostics(self.collapse_spread, self.collapse_saturation)
         dev, bs, wd = Zd.device, int(self.batch_size), float(self.weight_decay)
         opt = torch.optim.Adam(self.model_.parameters(), lr=float(self.lr), weight_decay=wd)
         hist: dict[str, np.ndarray] = {"recon": np.zeros(n_steps)}
@@ -316,9 +481,15 @@ class _Algorithm1:
             self.model_.eval()  # features, GMM, phi_rho and the NP step use F without dropout
             if (step - warm) % int(self.em_every) == 0:
                 normal = self._refresh_normal_model(Zd[em_idx], normal, step, timings)
-            hist["np_objective"][step], hist["acceptance_rate"][step] = self._np_step(Zd, normal, opt_np, gen, timings)
+                with torch.no_grad():
+                    fv = None if valid is None else (self._features_batched(valid[0]), valid[1])
+                diag.refresh(step, normal, fv)
+            objective, rate, (s_a, s_d) = self._np_step(Zd, normal, opt_np, gen, timings)
+            hist["np_objective"][step], hist["acceptance_rate"][step] = objective, rate
             hist["phi"][step], hist["slope"][step] = normal.phi, normal.slope
+            diag.np_step(step, rate, s_a, s_d)
         timings["total"] = time.perf_counter() - t_start
+        self.diagnostics_, self.collapse_warnings_ = diag.as_dict(), diag.warned
         bad = [k for k, v in hist.items() if not np.isfinite(v).all()]
         if bad:
             raise FloatingPointError(
@@ -368,8 +539,9 @@ class _Algorithm1:
             L_d = -gmm.log_prob(z)
             phi = phi_rho(L_d.cpu().numpy(), float(self.rho))
             slope = self._slope(L_d)
+            trace = float(fd.double().var(0, unbiased=False).sum())  # diagnostics only
         timings["em"] += time.perf_counter() - t1
-        return _NormalModel(gmm, f_mu, f_sd, phi, slope)
+        return _NormalModel(gmm, f_mu, f_sd, phi, slope, trace)
 
     def _np_step(
         self,
@@ -378,10 +550,11 @@ class _Algorithm1:
         opt: torch.optim.Optimizer,
         gen: torch.Generator,
         timings: dict[str, float],
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, tuple[torch.Tensor, torch.Tensor]]:
         """Algorithm 2, decoding by G (eq 18) and one Adam step of F ascending (12).
 
-        Returns the surrogate TPR - FPR (higher = better) and Algorithm 2's acceptance rate.
+        Returns the surrogate TPR - FPR (higher = better), Algorithm 2's acceptance rate and, for the
+        diagnostics, the sigmoids of the two terms of (12) before the step (detached: (m,) and (K,)).
         """
         bs, dev = int(self.batch_size), Zd.device
         t0 = time.perf_counter()
@@ -401,11 +574,13 @@ class _Algorithm1:
         xd = Zd[torch.randint(0, Zd.shape[0], (min(bs, Zd.shape[0]),), generator=gen).to(dev)]
         l_a, l_d = normal.anomaly_score(self._features(x_a)), normal.anomaly_score(self._features(xd))
         loss = np_loss(l_a, l_d, normal.phi, normal.slope)
+        with torch.no_grad():  # the same sigmoids as np_loss, observed only
+            terms = (torch.sigmoid(normal.slope * (l_a - normal.phi)), torch.sigmoid(normal.slope * (l_d - normal.phi)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         timings["np_step"] += time.perf_counter() - t1
-        return -float(loss.detach()), st["acceptance_rate"]
+        return -float(loss.detach()), st["acceptance_rate"], terms
 
     def _final_normal_model(self, Zd: torch.Tensor, tracked: _NormalModel | None) -> torch.Tensor:
         """Fit p(f | z=0) on the features of all of D (``gmm_``, ``feature_mean_``, ``feature_scale_``).

@@ -339,6 +339,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         seed=args.seed,
         calibration_fraction=args.calibration_fraction,
         rho=args.rho,
+        per_section=args.per_section,
+        other_sections=args.other_sections,
         device=args.device,
         force=args.force,
         progress=not args.no_progress,
@@ -388,6 +390,16 @@ def _add_analyst_parsers(sub) -> None:
     p.add_argument("--rho", type=float, default=0.01, help="default false-alarm rate per file (default 0.01)")
     p.add_argument("--n-updates", type=int, help="training updates (default: the preset's schedule)")
     p.add_argument("--device", default="auto", type=_device, help="'auto' (CUDA when present), 'cpu' or 'cuda'")
+    p.add_argument(
+        "--per-section",
+        action="store_true",
+        help="one model per section/id in the file names (DCASE 2021+; default: one pooled model, DCASE 2020)",
+    )
+    p.add_argument(
+        "--other-sections",
+        action="store_true",
+        help="with --per-section and --cost snp/bu: the other sections' normal clips are the something-else sounds",
+    )
     p.add_argument("--force", action="store_true", help="replace a model already in --out")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="the model directory to write")

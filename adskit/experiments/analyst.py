@@ -18,6 +18,10 @@
    ``c_factor`` 1 here, as ``adskit sound`` measured best). SNP and BU also train on something-else sounds: a
    folder's (a random excerpt of at most :data:`SOMETHING_ELSE_MAX_SECONDS` of each), or, without one, sounds of
    the synthetic generator (bursts, clicks, chirps, tones; :func:`adskit.audio.synth.generate_something_else`).
+   With ``per_section`` (the DCASE 2021+ convention) steps 2-4 run once per section / id that the label reader
+   finds in the names (:func:`adskit.audio.clips.parse_clip`: ``section_00_*``, ``*_id_00_*``), each model in a
+   sub-folder named by its section; with ``other_sections`` too, each model's something-else sounds are the other
+   sections' normal training clips (EUSIPCO 2017's "other machines"). Without it, one pooled model (DCASE 2020).
 4. **Calibration.** Each held-out clip's clip score (max over frames, WASPAA 2019 eq 11) is stored, so that
    phi_rho (EUSIPCO 2017, after eq 14) can be fitted at any rho later (:meth:`AnalystModel.threshold`).
 5. **Model directory.** ``detector.pt`` (safe checkpoint) and ``model.json`` (see
@@ -56,7 +60,8 @@ from .analyst_model import (
     MODEL_FORMAT_VERSION,
     file_sha256,
     is_model_dir,
-    load_model,
+    load_models,
+    read_model_info,
 )
 from .analyst_score import recording_scores
 
@@ -87,12 +92,26 @@ def _check_out(out: Path, force: bool) -> None:
         raise ValueError(
             f"--out: {out} already holds a model; choose another folder, or pass --force to replace that model"
         )
-    extra = sorted(p.name for p in out.iterdir() if p.name not in (MODEL_FILE, DETECTOR_FILE))
+    ours = {MODEL_FILE, DETECTOR_FILE} | set(_section_folders(out))
+    extra = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    extra += sorted(
+        f"{d}/{p.name}" for d in _section_folders(out) for p in (out / d).iterdir() if p.name != DETECTOR_FILE
+    )
     if extra:
         raise ValueError(
             f"--out: {out} holds files adskit fit did not write ({', '.join(extra[:3])}); --force replaces a "
             "model only in a folder that holds nothing else; choose another folder (nothing is deleted)"
         )
+
+
+def _section_folders(folder: Path) -> list[str]:
+    """The sub-folders of a model directory that its ``model.json`` names (one per section model)."""
+    try:
+        models = read_model_info(folder).get("models", [])
+    except (OSError, ValueError):
+        return []
+    parts = [Path(e.get("detector", DETECTOR_FILE)).parts for e in models]
+    return [p[0] for p in parts if len(p) == 2 and (folder / p[0]).is_dir()]
 
 
 def _place(tmp: Path, out: Path) -> None:
@@ -105,7 +124,7 @@ def _place(tmp: Path, out: Path) -> None:
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     os.replace(out, old)
     os.replace(tmp, out)
-    shutil.rmtree(old)  # only model.json and detector.pt (checked by _check_out)
+    shutil.rmtree(old)  # only model.json and the detectors it names (checked by _check_out)
 
 
 def _record(paths: list[Path]) -> list[dict]:
@@ -117,17 +136,20 @@ def _record(paths: list[Path]) -> list[dict]:
     return out
 
 
-def _normal_files(normal_dir: Path, cfg: FeatureConfig, bad: list[dict]) -> tuple[list[Path], dict[Path, float]]:
-    """Usable normal clips and their durations; the others go to ``bad`` with the reason."""
+def _normal_files(
+    normal_dir: Path, cfg: FeatureConfig, bad: list[dict]
+) -> tuple[list[Path], dict[Path, float], dict[Path, str | None]]:
+    """Usable normal clips, their durations and sections (the label reader's); the others go to ``bad``."""
     other_audio(normal_dir, "normal", bad)
     found = FolderDataset(normal_dir).clips
     if not found:
         raise ValueError(no_audio_message(normal_dir, "normal_dir"))
     clips = normal_clips(found, "normal", bad)
+    sections = {c.path: c.section for c in clips}
     paths = usable_audio([c.path for c in clips], "normal", bad, cfg)
     seconds = {p: audio_info(p)["duration"] for p in paths}
     if not seconds:
-        return [], seconds
+        return [], seconds, sections
     half = 0.5 * float(np.median(list(seconds.values())))
     keep = []
     for p in paths:
@@ -140,7 +162,29 @@ def _normal_files(normal_dir: Path, cfg: FeatureConfig, bad: list[dict]) -> tupl
             del seconds[p]
         else:
             keep.append(p)
-    return keep, seconds
+    return keep, seconds, sections
+
+
+def _by_section(
+    paths: list[Path], sections: dict[Path, str | None], per_section: bool, bad: list[dict]
+) -> dict[str | None, list[Path]]:
+    """The clips each model trains and calibrates on: all of them (pooled), or those of each section / id."""
+    if not per_section:
+        return {None: paths}
+    groups: dict[str | None, list[Path]] = {}
+    for p in paths:
+        if sections.get(p) is None:
+            reason = "no section or id in its name (section_XX, id_XX, as DCASE names them): no model to train it in"
+            bad.append(bad_file(p, "normal", reason))
+        else:
+            groups.setdefault(sections[p], []).append(p)
+    for sec in sorted(groups):
+        if len(groups[sec]) < 3:
+            n = len(groups[sec])
+            for p in groups.pop(sec):
+                reason = f"section {sec} has {n} usable clip(s); at least 3 are needed (2 are held out for calibration)"
+                bad.append(bad_file(p, "normal", f"{reason}: no model for it"))
+    return dict(sorted(groups.items()))
 
 
 def _something_else(
@@ -178,16 +222,23 @@ def _something_else(
 
 
 class _WithSomethingElse:
-    """A sampler's normal batches with ``batch_size`` something-else rows drawn (with replacement) beside each."""
+    """A sampler's normal batches with ``batch_size`` something-else rows beside each: drawn with replacement from
+    an array (m, d), or the raw batches of another sampler (the other sections' clips)."""
 
-    def __init__(self, sampler: FrameSampler, X_else: np.ndarray, rng: np.random.Generator) -> None:
+    def __init__(self, sampler: FrameSampler, X_else: np.ndarray | FrameSampler, rng: np.random.Generator) -> None:
         self.sampler, self.X_else, self.rng = sampler, X_else, rng
         self.mean_, self.scale_ = sampler.mean_, sampler.scale_
         self.batches_per_epoch = sampler.batches_per_epoch
 
     def batch(self, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         X = self.sampler.batch(step)
+        if isinstance(self.X_else, FrameSampler):
+            return X, self.X_else.batch(step)
         return X, self.X_else[self.rng.integers(0, len(self.X_else), len(X))]
+
+
+def _feature_config(det: AEDetector) -> FeatureConfig:
+    return FeatureConfig(**det.feature_config) if det.feature_config else FeatureConfig.preset("dcase2020")
 
 
 def _finite(x: Any) -> Any:
@@ -220,6 +271,8 @@ def fit_model(
     seed: int = 0,
     calibration_fraction: float = 0.25,
     rho: float = 0.01,
+    per_section: bool = False,
+    other_sections: bool = False,
     device: str = "auto",
     force: bool = False,
     progress: bool = True,
@@ -248,6 +301,15 @@ def fit_model(
         Share of the usable normal clips held out for calibration (at least 2 clips, at least 1 left to train).
     rho : float in (0, 1)
         The default false-alarm rate per file stored for ``adskit score``.
+    per_section : bool
+        One model per section / id that the label reader finds in the file names (``section_00_*``, ``*_id_00_*``;
+        the DCASE 2021+ convention), each with its own hold-out, training and calibration, in a sub-folder named by
+        the section; clips without a section, and sections of fewer than 3 usable clips, are listed and left out.
+        False (default): one pooled model of all clips (DCASE 2020).
+    other_sections : bool
+        With ``per_section`` and cost SNP or BU: each model's something-else sounds are the other sections' normal
+        training clips (the EUSIPCO 2017 "other machines"), drawn as random context vectors beside each batch,
+        instead of ``something_else_dir`` or generated sounds.
     device : "auto", "cpu" or "cuda"
         Where the detector trains.
     force : bool
@@ -268,7 +330,8 @@ def fit_model(
     ------
     ValueError
         A bad argument; ``out`` holds another model (without ``force``) or other files; fewer than 3 usable
-        normal clips; a something-else folder without a usable sound.
+        normal clips (per section: no section with 3); a something-else folder without a usable sound;
+        ``other_sections`` without ``per_section``, with cost RE, with ``something_else_dir``, or with one section.
     FileNotFoundError
         ``normal_dir`` or ``something_else_dir`` is not a folder.
     FloatingPointError
@@ -280,77 +343,84 @@ def fit_model(
         raise ValueError(f"calibration_fraction: expected a share in (0, 1), got {calibration_fraction!r}")
     if not 0.0 < float(rho) < 1.0:
         raise ValueError(f"rho: expected a false-alarm rate in (0, 1), got {rho!r}")
+    if other_sections and not per_section:
+        raise ValueError("other_sections: needs per_section (a pooled model trains on every section's clips)")
+    if other_sections and cost == "re":
+        raise ValueError("other_sections: RE trains on normal clips only; choose cost snp or bu")
+    if other_sections and something_else_dir is not None:
+        raise ValueError("other_sections, something_else_dir: give one source of something-else sounds")
     out, normal_dir = Path(out), Path(normal_dir)
     _check_out(out, force)
     resolve_device(device)
     kw = {**FIT_DEFAULTS, **(detector_overrides or {})}
-    det = AEDetector.preset(preset, cost=cost, random_state=seed, device=device, progress=progress, **kw)
-    cfg = FeatureConfig(**det.feature_config) if det.feature_config else FeatureConfig.preset("dcase2020")
+
+    def new_detector() -> AEDetector:
+        return AEDetector.preset(preset, cost=cost, random_state=seed, device=device, progress=progress, **kw)
+
+    cfg = _feature_config(new_detector())
     bad: list[dict] = []
-    paths, seconds = _normal_files(normal_dir, cfg, bad)
-    if len(paths) < 3:
+    paths, seconds, sections = _normal_files(normal_dir, cfg, bad)
+    groups = _by_section(paths, sections, per_section, bad)
+    if not groups or (not per_section and len(paths) < 3):
+        what = "no section with 3 usable normal clips" if per_section else f"{len(paths)} usable normal clips"
         raise ValueError(
-            f"normal_dir: {len(paths)} usable normal clips in {normal_dir}; expected at least 3 (2 are held out "
-            f"for calibration){first_reason(bad, 'normal')}"
+            f"normal_dir: {what} in {normal_dir}; expected at least 3 (2 are held out for calibration)"
+            f"{first_reason(bad, 'normal')}"
         )
+    if other_sections and len(groups) < 2:
+        raise ValueError(f"other_sections: {normal_dir} has one section with a model ({next(iter(groups))}); no others")
+    asked = {"preset": preset, "cost": cost, "seed": int(seed), "fraction": float(calibration_fraction),
+             "rho": float(rho), "normal_dir": str(normal_dir)}  # fmt: skip
     rng = np.random.default_rng(seed)
-    n_cal = min(max(round(float(calibration_fraction) * len(paths)), 2), len(paths) - 1)
-    order = rng.permutation(len(paths))
-    calib = sorted(paths[i] for i in order[:n_cal])
-    train = sorted(paths[i] for i in order[n_cal:])
+    split: dict[str | None, tuple[list[Path], list[Path]]] = {}
+    for sec, group in groups.items():
+        n_cal = min(max(round(float(calibration_fraction) * len(group)), 2), len(group) - 1)
+        order = rng.permutation(len(group))
+        split[sec] = sorted(group[i] for i in order[:n_cal]), sorted(group[i] for i in order[n_cal:])
     X_else, else_record = None, {"source": None, "why": "RE trains on normal vectors only"}
     if something_else_dir is not None:
         else_record["ignored_folder"] = str(something_else_dir)
-    if cost != "re":
+    if cost != "re" and not other_sections:
         X_else, else_record = _something_else(
             None if something_else_dir is None else Path(something_else_dir), cfg, rng, bad
         )
+    entries, detectors = [], []
     with tempfile.TemporaryDirectory(prefix="adskit-fit-") as tmp_cache:
         cache = FeatureCache(tmp_cache if cache_dir is None else cache_dir, cfg, device="cpu")
-        cache.build(train, progress=progress, on_error="raise")
-        stats = dataset_stats(cache, train)
-        sampler = FrameSampler(cache, train, batch_size=int(det.batch_size), random_state=seed, mean=stats.mean,
-                               std=stats.std)  # fmt: skip
-        det.fit_batches(sampler if X_else is None else _WithSomethingElse(sampler, X_else, rng))
-    det.progress = False
-    cal_scores = [float(np.max(recording_scores(det, p, cfg)[1])) for p in calib]
-    entry = {
-        "section": None,
-        "detector": DETECTOR_FILE,
-        "preset": preset,
-        "cost": cost,
-        "seed": int(seed),
-        "settings": det.settings(),
-        "score": "mse",
-        "aggregate": "max",
-        "fitted": _fitted(det),
-        "calibration": {
-            "clip_scores": cal_scores,
-            "seconds": [min(seconds[p] for p in calib), max(seconds[p] for p in calib)],
-            "fraction": float(calibration_fraction),
-            "default_rho": float(rho),
-        },
-        "data": {
-            "normal_dir": str(normal_dir),
-            "train": _record(train),
-            "calibration": _record(calib),
-            "something_else": else_record,
-        },
-    }
+        cache.build([p for _, train in split.values() for p in train], progress=progress, on_error="raise")
+        for sec, (calib, train) in split.items():
+            det = new_detector()
+            stats = dataset_stats(cache, train)
+            sampler = FrameSampler(cache, train, batch_size=int(det.batch_size), random_state=seed, mean=stats.mean,
+                                   std=stats.std)  # fmt: skip
+            source, record = sampler, else_record
+            if other_sections:
+                others = [p for o, (_, t) in split.items() if o != sec for p in t]
+                X_else = FrameSampler(cache, others, batch_size=int(det.batch_size), random_state=rng)
+                record = {"source": "other_sections", "sections": [o for o in split if o != sec],
+                          "files": len(others), "why": "the other sections' normal training clips"}  # fmt: skip
+            if X_else is not None:
+                source = _WithSomethingElse(sampler, X_else, rng)
+            det.fit_batches(source)
+            det.progress = False
+            detectors.append(det)
+            entries.append(_entry(det, sec, calib, train, seconds, record, asked))
     info = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "adskit_version": version("adskit"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "features": cfg.to_dict(),
-        "models": [entry],
+        "training": "per_section" if per_section else "pooled",
+        "models": entries,
         "bad_files": bad,
     }
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        det.save(tmp / DETECTOR_FILE)
-        entry["detector_sha256"] = file_sha256(tmp / DETECTOR_FILE)
+        for det, entry in zip(detectors, entries, strict=True):
+            det.save(tmp / entry["detector"])
+            entry["detector_sha256"] = file_sha256(tmp / entry["detector"])
         atomic_write_json(tmp / MODEL_FILE, info)
         _check_out(out, force)  # again: another process may have written there meanwhile
         _place(tmp, out)
@@ -359,30 +429,75 @@ def fit_model(
     return out
 
 
+def _entry(
+    det: AEDetector,
+    section: str | None,
+    calib: list[Path],
+    train: list[Path],
+    seconds: dict[Path, float],
+    else_record: dict,
+    asked: dict,
+) -> dict:
+    """One model's entry of ``model.json``, with the clip scores of its calibration clips."""
+    cal_scores = [float(np.max(recording_scores(det, p, _feature_config(det))[1])) for p in calib]
+    return {
+        "section": section,
+        "detector": DETECTOR_FILE if section is None else f"{section}/{DETECTOR_FILE}",
+        "preset": asked["preset"],
+        "cost": asked["cost"],
+        "seed": asked["seed"],
+        "settings": det.settings(),
+        "score": "mse",
+        "aggregate": "max",
+        "fitted": _fitted(det),
+        "calibration": {
+            "clip_scores": cal_scores,
+            "seconds": [min(seconds[p] for p in calib), max(seconds[p] for p in calib)],
+            "fraction": asked["fraction"],
+            "default_rho": asked["rho"],
+        },
+        "data": {
+            "normal_dir": asked["normal_dir"],
+            "train": _record(train),
+            "calibration": _record(calib),
+            "something_else": else_record,
+        },
+    }
+
+
 def fit_summary(folder: str | os.PathLike) -> list[str]:
     """Lines that say what a model directory holds (for ``adskit fit``'s standard error), files left out last.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        As :func:`adskit.experiments.analyst_model.load_model`.
+        As :func:`adskit.experiments.analyst_model.load_models`.
     """
-    m = load_model(folder)
-    e, k = m.entry, len(m.calibration_scores)
-    fitted = e["fitted"]
-    set_ = ", ".join(f"{n} = {fitted[n]:.4g}" for n in ("h", "C") if fitted[n] is not None)
-    thr = m.threshold(m.default_rho)
-    lines = [
-        f"wrote {m.folder}: {e['cost'].upper()} on preset {e['preset']}, {fitted['n_updates']} updates on "
-        f"{len(e['data']['train'])} clips ({fitted['fit_seconds']:.0f} s); set from the training data: the scaler"
-        + (f", {set_}" if set_ else ""),
-        f"calibration: {k} held-out clips, clip scores {np.min(m.calibration_scores):.4g} to "
-        f"{np.max(m.calibration_scores):.4g}; at rho = {m.default_rho:g} the threshold is {thr.threshold_:.4g}",
-    ]
-    if 1.0 / (k + 1) > m.default_rho:
-        lines.append(
-            f"warning: {k} calibration clips cannot promise rho = {m.default_rho:g}: expect about {1 / (k + 1):.3g} "
-            "false alarms per normal file at the smallest threshold; more normal clips promise smaller rates"
-        )
-    lines += [f"warning: left out ({b['role']}): {b['path']}: {b['reason']}" for b in m.info["bad_files"]]
+    models = load_models(folder)
+    info = next(iter(models.values())).info
+    lines = []
+    if len(models) > 1 or None not in models:
+        lines.append(f"wrote {folder}: {len(models)} models, one per section ({', '.join(map(str, models))})")
+    for sec, m in models.items():
+        e, k = m.entry, len(m.calibration_scores)
+        fitted = e["fitted"]
+        set_ = ", ".join(f"{n} = {fitted[n]:.4g}" for n in ("h", "C") if fitted[n] is not None)
+        thr = m.threshold(m.default_rho)
+        where = f"wrote {m.folder}" if sec is None else f"section {sec}"
+        lines += [
+            f"{where}: {e['cost'].upper()} on preset {e['preset']}, {fitted['n_updates']} updates on "
+            f"{len(e['data']['train'])} clips ({fitted['fit_seconds']:.0f} s); set from the training data: the scaler"
+            + (f", {set_}" if set_ else "")
+            + ("" if e["data"]["something_else"].get("source") != "other_sections" else
+               f"; something-else sounds: the clips of sections {', '.join(e['data']['something_else']['sections'])}"),
+            f"calibration: {k} held-out clips, clip scores {np.min(m.calibration_scores):.4g} to "
+            f"{np.max(m.calibration_scores):.4g}; at rho = {m.default_rho:g} the threshold is {thr.threshold_:.4g}",
+        ]  # fmt: skip
+        if 1.0 / (k + 1) > m.default_rho:
+            lines.append(
+                f"warning: {k} calibration clips cannot promise rho = {m.default_rho:g}: expect about "
+                f"{1 / (k + 1):.3g} false alarms per normal file at the smallest threshold; more normal clips promise "
+                "smaller rates"
+            )
+    lines += [f"warning: left out ({b['role']}): {b['path']}: {b['reason']}" for b in info["bad_files"]]
     return lines

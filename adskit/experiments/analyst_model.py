@@ -10,8 +10,10 @@ A model directory holds two files, written together (a partial sibling folder re
 
       format, format_version, adskit_version, created
       features        the FeatureConfig the detector was trained on (FeatureConfig.to_dict())
-      models          one entry per model; today one, with section None (per-section training adds entries)
-        section, detector ("detector.pt"), detector_sha256, preset, cost, seed, settings (constructor arguments)
+      models          one entry per model: one pooled model (section None; DCASE 2020), or one per section / id
+                      (``adskit fit --per-section``; DCASE 2021+), each detector in a sub-folder named by its section
+        section, detector ("detector.pt" or "<section>/detector.pt"), detector_sha256, preset, cost, seed,
+                        settings (constructor arguments)
         score           "mse" (the AE's squared reconstruction error; room for "mahalanobis")
         aggregate       "max" (clip score = max over frames, WASPAA 2019 eq 11)
         fitted          values set from the training data: scaler mean/scale (d,), h and the bandwidth rule (BU),
@@ -48,6 +50,8 @@ __all__ = [
     "file_sha256",
     "is_model_dir",
     "load_model",
+    "load_models",
+    "read_model_info",
 ]
 
 MODEL_FORMAT = "adskit-model"
@@ -131,8 +135,41 @@ class AnalystModel:
         return NeymanPearsonThreshold(rho=rho).fit(self.calibration_scores)
 
 
+def read_model_info(folder: str | os.PathLike) -> dict:
+    """``model.json`` of a model directory, checked for the format and version.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``model.json`` in ``folder``.
+    ValueError
+        Not valid JSON, not a model of this format, or a newer format version.
+    """
+    meta = Path(folder) / MODEL_FILE
+    if not meta.is_file():
+        raise FileNotFoundError(f"MODEL_DIR: {folder} holds no {MODEL_FILE} (expected a folder made by adskit fit)")
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{meta}: not valid JSON ({exc})") from exc
+    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{meta}: not an adskit model (no format = {MODEL_FORMAT!r})")
+    if int(info.get("format_version", 0)) > MODEL_FORMAT_VERSION:
+        raise ValueError(f"{meta}: format_version {info['format_version']} is newer than this adskit; upgrade")
+    return info
+
+
+def _load_entry(folder: Path, info: dict, entry: dict, device: str) -> AnalystModel:
+    ckpt = folder / entry["detector"]
+    if ckpt.is_file() and file_sha256(ckpt) != entry.get("detector_sha256"):
+        raise ValueError(f"{ckpt}: not the checkpoint {MODEL_FILE} was written with (SHA-256 differs)")
+    detector = AEDetector.load(ckpt, device=device)
+    scores = np.asarray(entry["calibration"]["clip_scores"], dtype=np.float64)
+    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores)
+
+
 def load_model(folder: str | os.PathLike, section: str | None = None, device: str = "cpu") -> AnalystModel:
-    """Read a model directory written by :func:`adskit.experiments.analyst.fit_model`.
+    """Read one model of a model directory written by :func:`adskit.experiments.analyst.fit_model`.
 
     The detector is loaded with ``torch.load(weights_only=True)`` (:meth:`AEDetector.load`): a file holding
     pickled code is refused, nothing in it runs.
@@ -141,7 +178,8 @@ def load_model(folder: str | os.PathLike, section: str | None = None, device: st
     ----------
     folder : str or os.PathLike
     section : str or None
-        Which model entry (None: the pooled model, the only one ``fit_model`` writes today).
+        Which model entry: None the pooled model, else a section / id (``"id_00"``, ``"section_01"``) of a
+        directory written with ``per_section=True``.
     device : "auto", "cpu" or "cuda"
 
     Returns
@@ -159,25 +197,25 @@ def load_model(folder: str | os.PathLike, section: str | None = None, device: st
         The checkpoint is damaged or not a plain tensor/JSON file (a ValueError too).
     """
     folder = Path(folder)
-    meta = folder / MODEL_FILE
-    if not meta.is_file():
-        raise FileNotFoundError(f"MODEL_DIR: {folder} holds no {MODEL_FILE} (expected a folder made by adskit fit)")
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValueError(f"{meta}: not valid JSON ({exc})") from exc
-    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{meta}: not an adskit model (no format = {MODEL_FORMAT!r})")
-    if int(info.get("format_version", 0)) > MODEL_FORMAT_VERSION:
-        raise ValueError(f"{meta}: format_version {info['format_version']} is newer than this adskit; upgrade")
+    info = read_model_info(folder)
     entries = [e for e in info.get("models", []) if e.get("section") == section]
     if not entries:
         have = [e.get("section") for e in info.get("models", [])]
-        raise ValueError(f"{meta}: no model for section {section!r} (it has {have})")
-    entry = entries[0]
-    ckpt = folder / entry["detector"]
-    if ckpt.is_file() and file_sha256(ckpt) != entry.get("detector_sha256"):
-        raise ValueError(f"{ckpt}: not the checkpoint {MODEL_FILE} was written with (SHA-256 differs)")
-    detector = AEDetector.load(ckpt, device=device)
-    scores = np.asarray(entry["calibration"]["clip_scores"], dtype=np.float64)
-    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores)
+        raise ValueError(f"{folder / MODEL_FILE}: no model for section {section!r} (it has {have})")
+    return _load_entry(folder, info, entries[0], device)
+
+
+def load_models(folder: str | os.PathLike, device: str = "cpu") -> dict[str | None, AnalystModel]:
+    """Every model of a model directory, by section (None: the pooled model), in the order of ``model.json``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, adskit.detectors.CheckpointError
+        As :func:`load_model`; also a directory without any model entry.
+    """
+    folder = Path(folder)
+    info = read_model_info(folder)
+    out = {e.get("section"): _load_entry(folder, info, e, device) for e in info.get("models", [])}
+    if not out:
+        raise ValueError(f"{folder / MODEL_FILE}: holds no model entry")
+    return out

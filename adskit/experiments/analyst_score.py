@@ -8,7 +8,10 @@
   folders: one row per file ``path, score, decision, max_frame_time_s, error`` (score = clip score, max over
   frames, WASPAA 2019 eq 11; decision 1 = anomalous at the Neyman-Pearson threshold phi_rho of the stored
   calibration clip scores, EUSIPCO 2017 after eq 14), a bad file a row with its error, never a stop; optional
-  frame-score CSVs and the DCASE challenge file pair.
+  frame-score CSVs and the DCASE challenge file pair. A directory of section models (``adskit fit
+  --per-section``) scores each file with the model of the section its name gives (:func:`model_for`); a file of
+  a section without a model is a row that says so. :func:`score_rows` is the scoring loop, shared with
+  ``adskit evaluate`` (:mod:`adskit.experiments.analyst_evaluate`).
 
 The DCASE file pair (the format of the DCASE 2020-2025 Task 2 submissions): ``anomaly_score_<name>.csv`` and
 ``decision_result_<name>.csv``, no header, one line per file ``<file name>,<value>`` (the anomaly score; the
@@ -22,7 +25,7 @@ import io
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +34,23 @@ import numpy as np
 
 from .._utils import atomic_write_text
 from ..audio.checks import other_audio, waveform_problem
+from ..audio.clips import parse_clip
 from ..audio.features import FeatureConfig, LogMel, frame_times, n_frames
 from ..audio.io import AudioFileError, audio_info, list_audio_files, load_audio
 from ..scores import frame_scores
-from .analyst_model import AnalystModel, load_model
+from .analyst_model import AnalystModel, load_models
 
-__all__ = ["CSV_HEADER", "ScoreReport", "list_inputs", "recording_scores", "score_files"]
+__all__ = [
+    "CSV_HEADER",
+    "ScoreReport",
+    "as_models",
+    "list_inputs",
+    "model_for",
+    "recording_scores",
+    "score_files",
+    "score_rows",
+    "thresholds",
+]
 
 #: the header of the per-file scores CSV
 CSV_HEADER = ("path", "score", "decision", "max_frame_time_s", "error")
@@ -177,36 +191,176 @@ def list_inputs(inputs: Sequence[str | os.PathLike]) -> dict[Path, str]:
     return out
 
 
+def model_for(models: Mapping[str | None, AnalystModel], path: str | os.PathLike) -> tuple[str | None, str]:
+    """Which model scores a file: its section's (read from its name by :func:`adskit.audio.clips.parse_clip`),
+    else the pooled one.
+
+    Parameters
+    ----------
+    models : mapping of section (None: pooled) -> AnalystModel
+        As :func:`adskit.experiments.analyst_model.load_models` returns.
+    path : str or os.PathLike
+
+    Returns
+    -------
+    section : str or None
+        The key of the model in ``models``.
+    error : str
+        "" when a model was found, else why none scores the file (then ``section`` is the file's own).
+    """
+    section = parse_clip(path).section
+    if section in models:
+        return section, ""
+    if None in models:
+        return None, ""
+    have = ", ".join(str(k) for k in models)
+    if section is None:
+        return None, f"no section or id in its name (section_XX, id_XX): the model has one model per section ({have})"
+    return section, f"no model for its section {section}: the model directory has models for {have}"
+
+
+def thresholds(models: Mapping[str | None, AnalystModel], rho: float | None = None) -> dict[str | None, dict]:
+    """phi_rho of each model (EUSIPCO 2017 after eq 14) on its calibration clip scores, and what it promises.
+
+    Parameters
+    ----------
+    models : mapping of section -> AnalystModel
+    rho : float in (0, 1) or None
+        The false-alarm rate per file asked for; None: each model's default.
+
+    Returns
+    -------
+    dict of section -> dict
+        ``rho``, ``threshold`` (``score > threshold`` is anomalous), ``n_calibration`` (K) and ``expected_fpr``:
+        k / (K + 1) with k = max(floor(rho K), 1), the rate new normal files like the calibration clips exceed it
+        with (exchangeability); above ``rho`` when K < 1 / rho.
+
+    Raises
+    ------
+    ValueError
+        If ``rho`` is not in (0, 1).
+    """
+    out = {}
+    for sec, m in models.items():
+        thr = m.threshold(m.default_rho if rho is None else rho)
+        k = max(int(np.floor(thr.rho * thr.n_fit_)), 1)
+        out[sec] = {"rho": float(thr.rho), "threshold": float(thr.threshold_), "n_calibration": int(thr.n_fit_),
+                    "expected_fpr": k / (thr.n_fit_ + 1)}  # fmt: skip
+    return out
+
+
+def score_rows(
+    models: Mapping[str | None, AnalystModel],
+    paths: Mapping[Path, str],
+    rho: float | None = None,
+    *,
+    frames: bool = False,
+    chunk_seconds: float | None = CHUNK_SECONDS,
+    progress: bool = True,
+) -> list[dict]:
+    """Score files, each with the model of its section (:func:`model_for`): one row per file, errors as rows.
+
+    Parameters
+    ----------
+    models : mapping of section -> AnalystModel
+    paths : mapping of Path -> str
+        The files and a known reason each cannot be scored ("" if none), as :func:`list_inputs` gives.
+    rho : float in (0, 1) or None
+        As :func:`thresholds`.
+    frames : bool
+        Keep each file's frame times and scores in the row (``"frames"``: two arrays (V,)).
+    chunk_seconds : float or None
+        As :func:`recording_scores`.
+    progress : bool
+        A progress bar over the seconds of audio (standard error).
+
+    Returns
+    -------
+    rows : list of dict
+        ``path``, ``section`` (the model's key), ``score`` (clip score, max over frames, higher = more anomalous;
+        None with an error), ``decision`` (1 anomalous / 0 normal at the model's phi_rho; None), ``max_frame_time_s``,
+        ``seconds`` (the file's duration, None if unknown), ``error`` ("" when scored).
+    """
+    from tqdm.auto import tqdm
+
+    thr = thresholds(models, rho)
+    durations: dict[Path, float] = {}
+    for p in paths:
+        try:
+            durations[p] = audio_info(p)["duration"]
+        except (AudioFileError, OSError):
+            pass  # the row says why
+    extractors = {sec: LogMel(m.feature_config, device="cpu") for sec, m in models.items()}
+    rows = []
+    bar = tqdm(total=sum(durations.values()), unit="s", desc="scoring", disable=not progress, file=sys.stderr)
+    for p, known in paths.items():
+        sec, error = model_for(models, p)
+        row = {"path": str(p), "section": sec, "score": None, "decision": None, "max_frame_time_s": None,
+               "seconds": durations.get(p), "error": known or error}  # fmt: skip
+        if row["error"]:
+            rows.append(row)
+            continue
+        m = models[sec]
+        try:
+            times, s = recording_scores(
+                m.detector, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
+                on_chunk=bar.update,
+            )  # fmt: skip
+            i = int(np.argmax(s))
+            row.update(score=float(s[i]), max_frame_time_s=float(times[i]))
+            row["decision"] = int(row["score"] > thr[sec]["threshold"])
+            if frames:
+                row["frames"] = (times, s)
+        except (AudioFileError, OSError, ValueError) as exc:
+            row["error"] = exc.problem if isinstance(exc, AudioFileError) else str(exc)
+        rows.append(row)
+    bar.close()
+    return rows
+
+
 @dataclass
 class ScoreReport:
-    """What :func:`score_files` did: the rows, the threshold and the files written.
+    """What :func:`score_files` did: the rows, the thresholds and the files written.
 
     Attributes
     ----------
     rows : list of dict
-        One per file: ``path``, ``score`` (float or None), ``decision`` (1, 0 or None), ``max_frame_time_s``
-        (seconds or None), ``error`` ("" when scored).
-    rho : float
-        The false-alarm rate asked for.
-    threshold : float
-        phi_rho on the clip-score scale (``score > threshold`` is anomalous).
-    n_calibration : int
-        K, the calibration clip scores it was fitted on.
-    expected_fpr : float
-        k / (K + 1) with k = max(floor(rho K), 1): the false-alarm rate to expect on new normal files like the
-        calibration clips (exchangeability); above ``rho`` when K < 1 / rho.
+        One per file, as :func:`score_rows` gives (``path``, ``section``, ``score``, ``decision``,
+        ``max_frame_time_s``, ``seconds``, ``error``).
+    models : dict of section -> dict
+        Each model's threshold and promise (:func:`thresholds`); the key None is a pooled model.
     files : dict of str -> Path
         ``"csv"``, and ``"anomaly_score"`` / ``"decision_result"`` (DCASE) when written.
     warnings : list of str
+
+    The properties ``rho``, ``threshold``, ``n_calibration`` and ``expected_fpr`` are those of the one model (with
+    several, the smallest K and the largest expected rate; ``threshold`` None).
     """
 
     rows: list[dict]
-    rho: float
-    threshold: float
-    n_calibration: int
-    expected_fpr: float
+    models: dict[str | None, dict]
     files: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rho(self) -> float:
+        """The false-alarm rate asked for (the first model's when each has its default)."""
+        return next(iter(self.models.values()))["rho"]
+
+    @property
+    def threshold(self) -> float | None:
+        """phi_rho on the clip-score scale (``score > threshold`` is anomalous); None with several models."""
+        return next(iter(self.models.values()))["threshold"] if len(self.models) == 1 else None
+
+    @property
+    def n_calibration(self) -> int:
+        """K, the calibration clip scores the threshold was fitted on (the smallest K of several models)."""
+        return min(t["n_calibration"] for t in self.models.values())
+
+    @property
+    def expected_fpr(self) -> float:
+        """k / (K + 1): the rate of false alarms to expect on new normal files like the calibration clips."""
+        return max(t["expected_fpr"] for t in self.models.values())
 
     @property
     def n_anomalous(self) -> int:
@@ -220,9 +374,13 @@ class ScoreReport:
 
     def summary(self) -> str:
         """One line: files, anomalous at rho, errors."""
+        if self.threshold is not None:
+            how = f"threshold {self.threshold:.6g} from {self.n_calibration} calibration clips"
+        else:
+            how = f"the thresholds of {len(self.models)} section models, each with its section's files"
         return (
-            f"{len(self.rows)} files scored: {self.n_anomalous} anomalous at rho = {self.rho:g} (threshold "
-            f"{self.threshold:.6g} from {self.n_calibration} calibration clips), {self.n_errors} errors"
+            f"{len(self.rows)} files scored: {self.n_anomalous} anomalous at rho = {self.rho:g} ({how}), "
+            f"{self.n_errors} errors"
         )
 
 
@@ -247,26 +405,57 @@ def _frames_name(path: Path, used: set[str]) -> str:
     return name
 
 
-def _length_warnings(rows: list[dict], durations: dict[Path, float], model: AnalystModel) -> list[str]:
-    lo, hi = model.calibration_seconds
-    short = [p for p, d in durations.items() if d < 0.5 * lo]
-    long_ = [p for p, d in durations.items() if d > 1.5 * hi]
+def _length_warnings(rows: list[dict], models: Mapping[str | None, AnalystModel]) -> list[str]:
+    """Files much shorter or longer than the calibration clips of the model that scored them."""
     out = []
-    if short:
-        out.append(
-            f"{len(short)} file(s) shorter than half the calibration clips ({lo:.3g}-{hi:.3g} s), e.g. {short[0]}: "
-            "a maximum over fewer frames alarms less often than rho promises"
-        )
-    if long_:
-        out.append(
-            f"{len(long_)} file(s) longer than 1.5 x the calibration clips ({lo:.3g}-{hi:.3g} s), e.g. {long_[0]}: "
-            "a maximum over more frames alarms more often than rho promises; read its frame scores (--frames)"
-        )
+    for sec, m in models.items():
+        lo, hi = m.calibration_seconds
+        mine = [(r["path"], r["seconds"]) for r in rows if r["section"] == sec and r["seconds"] is not None]
+        short = [p for p, d in mine if d < 0.5 * lo]
+        long_ = [p for p, d in mine if d > 1.5 * hi]
+        of = "" if sec is None else f" of section {sec}"
+        if short:
+            out.append(
+                f"{len(short)} file(s) shorter than half the calibration clips{of} ({lo:.3g}-{hi:.3g} s), e.g. "
+                f"{short[0]}: a maximum over fewer frames alarms less often than rho promises"
+            )
+        if long_:
+            out.append(
+                f"{len(long_)} file(s) longer than 1.5 x the calibration clips{of} ({lo:.3g}-{hi:.3g} s), e.g. "
+                f"{long_[0]}: a maximum over more frames alarms more often than rho promises; read its frame scores "
+                "(--frames)"
+            )
     return out
 
 
+def _promise_warnings(models: Mapping[str | None, dict]) -> list[str]:
+    """A warning per model whose K calibration clips cannot promise the rho asked for."""
+    out = []
+    for sec, t in models.items():
+        if t["expected_fpr"] > t["rho"]:
+            of = "" if sec is None else f"section {sec}: "
+            out.append(
+                f"{of}rho = {t['rho']:g} is below what {t['n_calibration']} calibration clips can promise: the "
+                f"threshold is their largest score, and about {t['expected_fpr']:.3g} of new normal files will exceed "
+                "it; fit with more normal clips or a larger --calibration-fraction"
+            )
+    return out
+
+
+def as_models(
+    model: AnalystModel | Mapping[str | None, AnalystModel] | str | os.PathLike, device: str = "cpu"
+) -> dict[str | None, AnalystModel]:
+    """Models by section from a model directory (loaded: :func:`adskit.experiments.analyst_model.load_models`),
+    one loaded model, or a mapping of them."""
+    if isinstance(model, AnalystModel):
+        return {model.entry.get("section"): model}
+    if isinstance(model, Mapping):
+        return dict(model)
+    return load_models(model, device=device)
+
+
 def score_files(
-    model: AnalystModel | str | os.PathLike,
+    model: AnalystModel | Mapping[str | None, AnalystModel] | str | os.PathLike,
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
@@ -282,8 +471,10 @@ def score_files(
 
     Parameters
     ----------
-    model : AnalystModel, str or os.PathLike
-        A model directory written by :func:`adskit.experiments.analyst.fit_model`, or it loaded.
+    model : AnalystModel, mapping of section -> AnalystModel, str or os.PathLike
+        A model directory written by :func:`adskit.experiments.analyst.fit_model`, or its models loaded. A
+        directory of section models scores each file with its section's model (:func:`model_for`); a file whose
+        section has no model is a row with that error.
     inputs : sequence of str or os.PathLike
         Files and folders (searched recursively for WAV / FLAC / OGG, any rate and channel count).
     out : str or os.PathLike
@@ -291,7 +482,7 @@ def score_files(
         WASPAA 2019 eq 11, higher = more anomalous), decision 1 anomalous / 0 normal, both empty with an error.
     rho : float in (0, 1) or None
         False-alarm rate per file; the threshold is phi_rho (EUSIPCO 2017, after eq 14) of the model's stored
-        calibration clip scores (:class:`adskit.threshold.NeymanPearsonThreshold`). None: the model's default.
+        calibration clip scores (:class:`adskit.threshold.NeymanPearsonThreshold`). None: each model's default.
     frames_dir : str, os.PathLike or None
         Also write one CSV per scored file here, ``<file name>.csv`` (``-2``, ``-3``... for repeated names), with
         header ``time_s,score`` (centre time of each context vector in seconds, its anomaly score).
@@ -316,51 +507,26 @@ def score_files(
     adskit.detectors.CheckpointError
         The model's checkpoint is damaged or holds pickled code (refused, never run).
     """
-    from tqdm.auto import tqdm
-
     if (dcase_dir is None) != (dcase_name is None):
         raise ValueError("dcase_dir, dcase_name: give both (the folder and the name of the DCASE file pair)")
-    m = model if isinstance(model, AnalystModel) else load_model(model, device=device)
-    thr = m.threshold(m.default_rho if rho is None else rho)
-    k_th = max(int(np.floor(thr.rho * thr.n_fit_)), 1)
+    models = as_models(model, device)
+    thr = thresholds(models, rho)
     paths = list_inputs(inputs)
-    durations: dict[Path, float] = {}
-    for p in paths:
-        try:
-            durations[p] = audio_info(p)["duration"]
-        except (AudioFileError, OSError):
-            pass  # the row says why
-    extractor = LogMel(m.feature_config, device="cpu")
-    rows, frames_out, used = [], {}, set()
-    bar = tqdm(total=sum(durations.values()), unit="s", desc="scoring", disable=not progress, file=sys.stderr)
-    for p, known in paths.items():
-        row = {"path": str(p), "score": None, "decision": None, "max_frame_time_s": None, "error": known}
-        if known:
-            rows.append(row)
-            continue
-        try:
-            times, s = recording_scores(
-                m.detector, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractor, on_chunk=bar.update
-            )
-            i = int(np.argmax(s))
-            row.update(score=float(s[i]), max_frame_time_s=float(times[i]))
-            row["decision"] = int(row["score"] > thr.threshold_)
-            if frames_dir is not None:
-                frames_out[_frames_name(p, used)] = _csv_text(
-                    zip(map(_num, times), map(_num, s), strict=True), ("time_s", "score")
-                )
-        except (AudioFileError, OSError, ValueError) as exc:
-            row["error"] = exc.problem if isinstance(exc, AudioFileError) else str(exc)
-        rows.append(row)
-    bar.close()
-    report = ScoreReport(rows, thr.rho, float(thr.threshold_), thr.n_fit_, k_th / (thr.n_fit_ + 1))
-    report.warnings += _length_warnings(rows, {p: d for p, d in durations.items()}, m)
-    if report.expected_fpr > thr.rho:
-        report.warnings.append(
-            f"rho = {thr.rho:g} is below what {thr.n_fit_} calibration clips can promise: the threshold is their "
-            f"largest score, and about {report.expected_fpr:.3g} of new normal files will exceed it; fit with more "
-            "normal clips or a larger --calibration-fraction"
+    rows = score_rows(models, paths, rho, frames=frames_dir is not None, chunk_seconds=chunk_seconds,
+                      progress=progress)  # fmt: skip
+    report = ScoreReport(rows, thr)
+    report.warnings += _length_warnings(rows, models) + _promise_warnings(thr)
+    no_model = [r for r in rows if r["error"].startswith("no model for its section")]
+    if no_model:
+        report.warnings.append(f"{len(no_model)} file(s) of sections without a model, e.g. {no_model[0]['path']}")
+    used: set[str] = set()
+    frames_out = {
+        _frames_name(Path(r["path"]), used): _csv_text(
+            zip(map(_num, r["frames"][0]), map(_num, r["frames"][1]), strict=True), ("time_s", "score")
         )
+        for r in rows
+        if "frames" in r
+    }
     table = [[r["path"], _num(r["score"]), "" if r["decision"] is None else r["decision"],
               _num(r["max_frame_time_s"]), r["error"]] for r in rows]  # fmt: skip
     report.files["csv"] = atomic_write_text(out, _csv_text(table, CSV_HEADER))

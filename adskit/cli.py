@@ -6,6 +6,7 @@ adskit sweep EXPERIMENT [options] --out DIR     the same, spelled as a sweep (``
 adskit report DIR [DIR ...]                     aggregate result folders: summary.json, summary.md, figures
 adskit fit --normal DIR --out MODEL_DIR         train on normal recordings, keep the model (the analyst's path)
 adskit score MODEL_DIR INPUT... --out CSV       score new recordings: one row per file, alarms at --rho
+adskit evaluate MODEL_DIR TEST_DIR --out DIR    labelled files: AUC / pAUC per section, DCASE means, false alarms
 
 Every experiment runs as one :class:`~adskit.experiments.runs.Run` per (seed, machine, model, cost), each in its
 own result folder, on a ``distributed.LocalCluster`` (or the scheduler given); a re-run skips complete runs.
@@ -24,6 +25,7 @@ from typing import Any
 from . import __version__
 from ._utils import atomic_write_text, resolve_device
 from .experiments.analyst import DEFAULT_PRESET, fit_model, fit_summary
+from .experiments.analyst_evaluate import evaluate_model
 from .experiments.analyst_score import score_files
 from .experiments.neyman_pearson import METHODS, NPConfig
 from .experiments.rare import RareConfig
@@ -371,8 +373,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``adskit evaluate``: the Markdown table to stdout, evaluate.json / .csv into --out, files left out last."""
+    report = evaluate_model(
+        args.model_dir,
+        args.test_dir,
+        args.out,
+        labels=args.labels,
+        rho=args.rho,
+        max_fpr=args.max_fpr,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(report.markdown(), end="", flush=True)
+    _say(f"wrote {', '.join(str(p) for p in report.written.values())}")
+    for b in report.bad_files:
+        _say(f"warning: left out ({b['role']}): {b['path']}: {b['reason']}")
+    return 0
+
+
 def _add_analyst_parsers(sub) -> None:
-    """``adskit fit`` and ``adskit score``."""
+    """``adskit fit``, ``adskit score`` and ``adskit evaluate``."""
     p = sub.add_parser("fit", help="train a detector on a folder of normal recordings; write a model directory")
     p.add_argument(
         "--normal", type=Path, required=True, metavar="DIR", help="folder of normal recordings of one machine"
@@ -419,6 +440,17 @@ def _add_analyst_parsers(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_score)
 
+    p = sub.add_parser("evaluate", help="labelled files: AUC / pAUC per machine and section, false alarms at rho")
+    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a folder written by adskit fit")
+    p.add_argument("test_dir", type=Path, metavar="TEST_DIR", help="labelled audio files (DCASE names), recursive")
+    p.add_argument("--labels", type=Path, metavar="CSV", help="a file,label CSV (overrides the names' labels)")
+    p.add_argument("--rho", type=float, help="false-alarm rate of the thresholds (default: each model's)")
+    p.add_argument("--max-fpr", type=float, default=0.1, help="upper FPR of the pAUC (default 0.1, as DCASE)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for evaluate.json / evaluate.csv")
+    p.add_argument("--device", default="cpu", type=_device, help="'cpu' (default), 'auto' or 'cuda'")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_evaluate)
+
 
 def _add_experiment_parsers(sub) -> None:
     """One sub-parser per experiment, with the shared arguments and the experiment's options."""
@@ -445,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="one experiment over seeds on Dask (a local cluster, or --scheduler ADDRESS)")
     _add_experiment_parsers(p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT"))
 
-    _add_analyst_parsers(sub)  # adskit fit | score
+    _add_analyst_parsers(sub)  # adskit fit | score | evaluate
     p = sub.add_parser("report", help="aggregate result folders over seeds (summary.json, summary.md, figures)")
     p.add_argument("folders", type=Path, nargs="+", help="folders searched for complete runs (run.json)")
     p.add_argument("--out", type=Path, help="where to write (default: the first folder)")

@@ -1,0 +1,133 @@
+"""The known-answer setting of issue 14 (adskit.experiments.np_toy) and PROP's training diagnostics on it:
+closed-form optima against Monte Carlo, the result's shape, the diagnostics record, a forced collapse warns."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from adskit.detectors.neyman_pearson import DIAGNOSTICS, NPCollapseWarning, NPDetector
+from adskit.experiments.np_toy import TOY_DETECTOR, ToySetting, run_np_toy
+from adskit.threshold import NeymanPearsonThreshold
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = ToySetting(n_normal=300, n_other=400, n_calibration=400, n_valid=100, n_test=2000, n_mc=20_000)
+QUICK = {"hidden": (16,), "n_steps": 15}
+
+
+def test_optimum_closed_form_and_monte_carlo_agree():
+    """Equal-covariance Gaussians: the most powerful test at FPR rho has power Phi(Delta - z_{1-rho}); the
+    true log likelihood ratio thresholded on normal draws reaches it (and rho) on fresh draws."""
+    s, rho = ToySetting(), 0.05
+    assert s.optimum_tpr(rho) == pytest.approx(norm.cdf(2.5 - norm.ppf(0.95)), abs=1e-12)
+    assert s.optimum_tpr(rho) == pytest.approx(0.8037, abs=1e-4)
+    rng = np.random.default_rng(0)
+    thr = NeymanPearsonThreshold(rho).fit(s.log_likelihood_ratio(s.normal(rng, 200_000))).threshold_
+    n = 200_000
+    tpr = np.mean(s.log_likelihood_ratio(s.anomalous(rng, n)) > thr)
+    fpr = np.mean(s.log_likelihood_ratio(s.normal(rng, n)) > thr)
+    assert abs(tpr - s.optimum_tpr(rho)) < 0.006  # binomial sd ~0.0009 each from threshold and test draws
+    assert abs(fpr - rho) < 0.004
+    # the perfect one-class detector (threshold the true p_D, i.e. ||x||^2) against its noncentral chi^2 power
+    r2 = np.sum(s.normal(rng, n) ** 2, 1)
+    t2 = NeymanPearsonThreshold(rho).fit(r2).threshold_
+    assert abs(np.mean(np.sum(s.anomalous(rng, n) ** 2, 1) > t2) - s.one_class_tpr(rho)) < 0.006
+    assert s.one_class_tpr(rho) < s.optimum_tpr(rho)
+
+
+def test_other_set_covers_normal_and_anomalies():
+    s = ToySetting()
+    O = s.other(np.random.default_rng(1), 30_000)
+    near_d = np.linalg.norm(O, axis=1) < 3.0
+    near_a = np.linalg.norm(O - s.delta * np.eye(s.dim)[0], axis=1) < 3.0
+    assert near_d.mean() > 0.2 and near_a.mean() > 0.2
+    assert O.shape == (30_000, 8) and abs(O[:, 1].mean() - s.other_offset / 3) < 0.05
+
+
+def test_run_np_toy_shape_and_files(tmp_path):
+    res = run_np_toy(seeds=(0,), setting=SMALL, detector=QUICK, out=tmp_path)
+    assert res["rho"] == 0.05 and res["n_seeds"] == 1 and res["seeds"] == [0]
+    assert set(res["methods"]) == {"AE", "VAE", "PROP", "optimum"}
+    for m in res["methods"].values():
+        for k in ("tpr", "fpr"):
+            assert set(m[k]) >= {"mean", "ci_low", "ci_high"}
+            assert 0.0 <= m[k]["mean"] <= 1.0 and m[k]["ci_low"] is None  # one seed: no interval
+    # 2000 test anomalies: binomial sd 0.009; the threshold from 20,000 normal draws adds less
+    assert abs(res["methods"]["optimum"]["tpr"]["mean"] - SMALL.optimum_tpr(0.05)) < 0.04
+    pairs = [(c["a"], c["b"]) for c in res["comparisons"]]
+    assert pairs == [("PROP", "VAE"), ("PROP", "AE"), ("optimum", "PROP")]
+    assert all(c["verdict"] == "no difference detected" and c["metric"] == "tpr" for c in res["comparisons"])
+    assert res["setting"]["optimum_tpr"] == pytest.approx(SMALL.optimum_tpr(0.05))
+    diag = res["diagnostics"]["0"]
+    assert diag["n_np_steps"] == QUICK["n_steps"] and 0 < diag["acceptance_rate"]["late"] <= 1
+    on_disk = json.loads((tmp_path / "np_toy.json").read_text())
+    assert on_disk["methods"]["PROP"]["tpr"]["mean"] == res["methods"]["PROP"]["tpr"]["mean"]
+    assert (tmp_path / "np_toy_diagnostics.png").stat().st_size > 0
+
+
+def test_run_np_toy_pairs_seeds_with_intervals():
+    res = run_np_toy(seeds=(0, 1), setting=SMALL, detector={"hidden": (8,), "n_steps": 5})
+    opt = res["methods"]["optimum"]["tpr"]
+    assert opt["ci_low"] <= opt["mean"] <= opt["ci_high"] and len(opt["values"]) == 2
+    c = res["comparisons"][2]
+    diffs = np.subtract(opt["values"], res["methods"]["PROP"]["tpr"]["values"])
+    assert c["mean_diff"] == pytest.approx(diffs.mean()) and c["n_seeds"] == 2
+    with pytest.raises(ValueError, match="seeds"):
+        run_np_toy(seeds=(1, 1))
+    with pytest.raises(ValueError, match="dim"):
+        ToySetting(dim=1)
+
+
+def _toy_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    s = SMALL
+    valid = np.r_[s.normal(rng, 200), s.anomalous(rng, 200)]
+    return s.normal(rng, s.n_normal), s.other(rng, s.n_other), valid, np.r_[np.zeros(200), np.ones(200)]
+
+
+def test_diagnostics_are_recorded_per_np_step():
+    D, O, V, y = _toy_data()
+    kw = {**TOY_DETECTOR, "hidden": (16,), "n_steps": 12, "warmup_steps": 2, "em_every": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NPCollapseWarning)
+        det = NPDetector(**kw).fit(D, X_other=O, X_valid=V, y_valid=y)
+    d = det.diagnostics_
+    assert set(d) == set(DIAGNOSTICS) and all(v.shape == (10,) for v in d.values())
+    np.testing.assert_array_equal(d["step"], np.arange(2, 12))
+    np.testing.assert_array_equal(d["phi"], det.history_["phi"][2:])
+    np.testing.assert_array_equal(d["acceptance_rate"], det.history_["acceptance_rate"][2:])
+    np.testing.assert_allclose(d["tpr_term"] - d["fpr_term"], det.history_["np_objective"][2:], atol=1e-6)
+    assert d["feature_trace"][0] == d["feature_trace"][2] != d["feature_trace"][3]  # refreshed every 3 steps
+    assert np.all(d["gmm_min_var"] >= d["gmm_floor"]) and np.all(d["gmm_floor"] == 1e-6)
+    for k in ("saturated_anomalous", "saturated_normal", "valid_tpr", "valid_fpr"):
+        assert np.all((d[k] >= 0) & (d[k] <= 1)), k
+    base = NPDetector(extractor="vae", **kw).fit(D, X_other=O)
+    assert all(v.size == 0 for v in base.diagnostics_.values()) and base.collapse_warnings_ == ()
+
+
+def test_forced_collapse_warns_with_cause_and_step():
+    """The NP step shrinks the normal features onto one point within 40 steps here (the paper's
+    degenerate optimum); the warning names the cause and the first step below 1 % of the starting spread."""
+    D, O, _, _ = _toy_data()
+    det = NPDetector(**{**TOY_DETECTOR, "hidden": (32, 32), "n_steps": 40, "np_lr": 0.01})
+    with pytest.warns(NPCollapseWarning) as rec:
+        det.fit(D, X_other=O)
+    assert "spread" in det.collapse_warnings_
+    msg = next(str(w.message) for w in rec if "shrank" in str(w.message))
+    d = det.diagnostics_
+    first = int(d["step"][np.argmax(d["feature_trace"] < 0.01 * d["feature_trace"][0])])
+    assert re.search(rf"at step {first}:", msg), msg
+    # thresholds out of reach: the same fit warns about nothing
+    quiet = NPDetector(**{**TOY_DETECTOR, "hidden": (32, 32), "n_steps": 40, "np_lr": 0.01})
+    quiet.collapse_spread, quiet.collapse_saturation = 0.0, 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NPCollapseWarning)
+        quiet.fit(D, X_other=O)
+    assert quiet.collapse_warnings_ == ()
+    np.testing.assert_array_equal(quiet.anomaly_score(D[:50]), det.anomaly_score(D[:50]))

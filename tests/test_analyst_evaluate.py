@@ -175,6 +175,14 @@ def test_pooled_default_and_option_checks(dcase, tmp_path):
     report = evaluate_model(pooled, dcase["test"], rho=0.3, progress=False)
     assert [t["model"] for t in report.thresholds] == [None] and report.thresholds[0]["n_normal_scored"] == 24
     assert [r["section"] for r in report.table] == [*IDS, "arithmetic mean", "harmonic mean"]
+    flat = tmp_path / "flat"  # a labels CSV instead of DCASE names
+    flat.mkdir()
+    for i, name in enumerate(["normal_id_02_00000000.wav", "anomaly_id_02_00000000.wav"] * 2):
+        (flat / f"rec{i}.wav").write_bytes((dcase["test"] / name.replace("0000.", f"000{i // 2}.")).read_bytes())
+    (flat / "labels.csv").write_text("file,label\nrec0.wav,normal\nrec1.wav,anomaly\nrec2.wav,0\nrec3.wav,1\n")
+    report = evaluate_model(pooled, flat, labels=flat / "labels.csv", progress=False)
+    assert [(r["section"], r["n_normal"], r["n_anomalous"]) for r in report.table[:1]] == [("-", 2, 2)]
+    assert report.table[0]["auc"] is not None and not report.bad_files
     with pytest.raises(ValueError, match="needs per_section"):
         fit_model(dcase["train"], tmp_path / "x", cost="bu", other_sections=True)
     with pytest.raises(ValueError, match="RE trains on normal clips only"):

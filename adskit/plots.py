@@ -19,6 +19,7 @@ __all__ = [
     "plot_comparisons",
     "plot_frame_scores",
     "plot_grid_maps",
+    "plot_np_diagnostics",
     "plot_rare_normal",
     "plot_rarity_curves",
     "plot_roc",
@@ -493,6 +494,3 @@ def plot_np_diagnostics(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-__all__ += ["plot_np_diagnostics"]

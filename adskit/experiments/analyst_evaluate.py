@@ -145,7 +145,8 @@ class EvaluationReport:
         ]
         for r in self.table:
             if r["section"] in MEANS:
-                lines.append(f"| {r['machine']} | **{r['section']}** ({r['n_sections']} sections) | | | "
+                n = f"{r['n_sections']} section{'s' if r['n_sections'] != 1 else ''}"
+                lines.append(f"| {r['machine']} | **{r['section']}** ({n}) | | | "
                              f"**{f(r['auc'])}** | **{f(r['pauc'])}** | | |")  # fmt: skip
                 continue
             fa = "-" if r["fa_rate"] is None else f"{r['false_alarms']}/{r['n_normal_scored']} = {r['fa_rate']:.3f}"

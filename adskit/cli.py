@@ -250,7 +250,8 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         _say(f"adskit: no run completed; nothing to report{first}")
         return 1
     _print_superseded(superseded([out], current=res.results), out)
-    files = write_report(out, out_dir=out, failed=res.failed, results=collect_results([out], current=res.results))
+    reported = collect_results([out], current=res.results)
+    files = write_report(out, out_dir=out, failed=res.failed, results=reported)
     summary = json.loads(Path(files["json"]).read_text())
     for name in names:
         print(f"{name}: {spread_sentence(summary, name)}")
@@ -263,7 +264,10 @@ def _sweep(names: list[str], args: argparse.Namespace, overrides: dict | None = 
         )
     own = [files[k] for k in files if k.endswith("_json") and k != "json"]
     _say(f"wrote {files['json']} and {files['md']}" + (f" (also {', '.join(p.name for p in own)})" if own else ""))
-    # last, where they are seen: every file left out, with its reason
+    # last, where they are seen: what the runs warned about, then every file left out, with its reason
+    for r in reported:
+        for w in r.get("warnings", []) or []:
+            _say(f"warning: {r.get('experiment')}/{r.get('key')}: {w}")
     for b in summary.get("bad_files", []):
         _say(f"warning: left out ({b.get('role')}): {b.get('path')}: {b.get('reason')}")
     return 1 if res.failed else 0

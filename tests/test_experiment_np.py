@@ -123,6 +123,12 @@ def test_cli_options_reach_the_config_and_runs(tiny_root, tmp_path):
     assert {c["cost"] for c in summary["cells"]} == {"VAE", "PROP"}
     assert {(c["a"], c["b"]) for c in summary["comparisons"]} == {("PROP", "VAE")}
     assert (tmp_path / "np_roc.png").stat().st_size > 500
+    assert (tmp_path / "np_diagnostics.png").stat().st_size > 500  # PROP's training, step by step
+    (prop,) = [r for r in (tmp_path / "runs" / "np").iterdir() if "PROP" in r.name]
+    diag = json.loads((prop / "run.json").read_text())["training"]["PROP"]["diagnostics"]
+    assert len(diag["step"]) > 0 and len(diag["acceptance_rate"]) == len(diag["step"])
+    own = json.loads((tmp_path / "np.json").read_text())
+    assert isinstance(own["warnings"], list)  # a collapsed training is listed there (and said on stderr)
     # no np options: the quick defaults; --full: the paper's
     full = config_from_args("np", build_parser().parse_args(["np", "--out", str(tmp_path), "--full"]))
     assert full.mode == "full" and full.detector == {}  # the detector's own defaults are the paper's

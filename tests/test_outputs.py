@@ -47,6 +47,7 @@ def test_command_file_per_experiment(tmp_path):
         for s in (1, 0)
     ]
     results[0]["bad_files"] = [{"path": "/d/a.wav", "role": "test", "reason": "silent"}]
+    results[0]["warnings"] = ["PROP's training collapsed"]
     results.append({"key": "np-1", "experiment": "np", "labels": {"seed": 0}, "data": {"n_train_clips": 3}})
     cells = [
         {"experiment": e, "machine": "user", "model": "ae", "cost": "RE", "condition": "test"} for e in ("sound", "np")
@@ -63,6 +64,7 @@ def test_command_file_per_experiment(tmp_path):
     assert sound["data"] == {"user": {"n_train": 6}}  # the lowest seed's description
     assert sound["seeds"] == [0, 1] and sound["runs"] == 2 and sound["failed"] == failed
     assert sound["bad_files"] == results[0]["bad_files"] and [c["experiment"] for c in sound["cells"]] == ["sound"]
+    assert sound["warnings"] == [{"run": results[0]["key"], "warning": "PROP's training collapsed"}]
     np_ = json.loads((tmp_path / "np.json").read_text())
     assert np_["data"] == {"n_train_clips": 3} and np_["bad_files"] == [] and np_["failed"] == []
     assert "/d/a.wav" in (tmp_path / "sound.md").read_text() and "/d/a.wav" not in (tmp_path / "np.md").read_text()

@@ -433,6 +433,9 @@ def run_neyman_pearson(
             "timings": det.timings_,
             "acceptance_rate": det.acceptance_rate_,
             "final": {k: float(np.mean(v[-50:])) for k, v in det.history_.items()},
+            # per NP step (PROP only; empty for the baselines): what tells learning from collapse
+            "diagnostics": {k: np.asarray(v, dtype=float).tolist() for k, v in det.diagnostics_.items()},
+            "collapse_warnings": list(det.collapse_warnings_),
         }
     return NPResult(
         metrics=metrics,
@@ -532,11 +535,17 @@ def execute_np(run: Run, folder: Path, needs: Mapping[str, dict], progress: bool
         "data": res.data_info,
         "rho": float(run.config.rho),
         "bad_files": res.bad_files,
+        "warnings": [
+            f"{method}'s training collapsed ({', '.join(t['collapse_warnings'])}; NPCollapseWarning): its scores "
+            "mean little; the diagnostics are in np_diagnostics.png (lowest seed) and run.json"
+            for t in res.training.values()
+            if t.get("collapse_warnings")
+        ],
     }
 
 
 def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
-    """Fig. 3 (ROC per SNR) of the lowest seed."""
+    """Fig. 3 (ROC per SNR) and PROP's training diagnostics (:func:`adskit.plots.plot_np_diagnostics`), lowest seed."""
     if not results:
         return {}
     seed = min(int(r["labels"]["seed"]) for r in results)
@@ -544,14 +553,29 @@ def np_figures(results: list[dict], out: Path) -> dict[str, Path]:
     for r in results:
         if int(r["labels"]["seed"]) == seed:
             metrics.update(r["metrics"])
-    metrics = {m: metrics[m] for m in METHODS if metrics.get(m)}
-    if not metrics:  # no mixtures (labelled test clips only): no ROC per SNR
-        return {}
-    fig = plots.plot_roc_per_snr(metrics, float(results[0]["rho"]))
-    fig.suptitle(f"ROC per SNR (seed {seed})", fontsize=10)
-    path = save_figure(fig, out / "np_roc.png", dpi=100)
-    plt.close(fig)
-    return {"np_roc": path}
+    metrics = {m: metrics[m] for m in METHODS if metrics.get(m)}  # none with labelled test clips only
+    figs = {}
+    diag = next(
+        (
+            r["training"][m]["diagnostics"]
+            for r in results
+            if int(r["labels"]["seed"]) == seed
+            for m in r.get("training", {})
+            if len((r["training"][m].get("diagnostics") or {}).get("step", [])) > 0
+        ),
+        None,
+    )
+    if diag is not None:  # PROP's training, step by step (issue 14: collapse is read here)
+        fig = plots.plot_np_diagnostics({k: np.asarray(v, dtype=float) for k, v in diag.items()})
+        fig.suptitle(f"PROP's training diagnostics (seed {seed})", fontsize=10)
+        figs["np_diagnostics"] = save_figure(fig, out / "np_diagnostics.png", dpi=100)
+        plt.close(fig)
+    if metrics:
+        fig = plots.plot_roc_per_snr(metrics, float(results[0]["rho"]))
+        fig.suptitle(f"ROC per SNR (seed {seed})", fontsize=10)
+        figs["np_roc"] = save_figure(fig, out / "np_roc.png", dpi=100)
+        plt.close(fig)
+    return figs
 
 
 EXPERIMENT = register(

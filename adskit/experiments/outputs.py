@@ -3,7 +3,8 @@
 * ``<experiment>.json`` and ``<experiment>.md`` for each experiment in the report (``sound.json``, ``np.json``,
   ``verify.json``; the rare-normal experiment writes its own ``rare.json``): that experiment's cells and
   comparisons, the data each run read (``data``: per machine, the clip counts), the files it left out
-  (``bad_files``), its failed runs and its published models.
+  (``bad_files``), its failed runs, the warnings its runs recorded (``warnings``, e.g. a collapsed training) and
+  its published models.
 * ``models/``: the checkpoints of the runs in the report, one file per run, named by the run's key
   (``<machine>-<model>-<cost>-seed<s>-<hash>.pt``, the hash covering settings and data). The folder is replaced
   as a whole, so it never mixes models of a superseded run (other data or settings) with the current ones; the
@@ -103,6 +104,7 @@ def write_command_files(
             "data": _merged_data(mine),
             "bad_files": bad_files_of(mine),
             "failed": fails,
+            "warnings": [{"run": r["key"], "warning": w} for r in mine for w in r.get("warnings", []) or []],
             "models": {r["key"]: [str(p) for p in models.get(r["key"], [])] for r in mine if models.get(r["key"])},
             "cells": [c for c in summary.get("cells", []) if c.get("experiment") == exp],
             "comparisons": [c for c in summary.get("comparisons", []) if c.get("experiment") == exp],

@@ -341,6 +341,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         args.out,
         something_else_dir=args.something_else,
         cost=args.cost,
+        score=args.score,
+        aggregate=args.aggregate,
         preset=args.preset,
         seed=args.seed,
         calibration_fraction=args.calibration_fraction,
@@ -409,6 +411,15 @@ def _add_analyst_parsers(sub) -> None:
         help="sounds that are not the machine, for SNP/BU (else generated)",
     )
     p.add_argument("--cost", choices=("re", "snp", "bu"), default="re", help="training cost (default re)")
+    p.add_argument(
+        "--score",
+        choices=("mse", "mahalanobis"),
+        default="mse",
+        help="frame score: squared reconstruction error, or the residual Mahalanobis of DCASE 2023+ (default mse)",
+    )
+    p.add_argument(
+        "--aggregate", choices=("max", "mean"), default="max", help="clip score: max or mean of frames (default max)"
+    )
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"AE preset (default {DEFAULT_PRESET})")
     p.add_argument("--seed", type=int, default=0, help="seeds the hold-out, the network and the batches (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=0.25, help="share of clips held out for the threshold")

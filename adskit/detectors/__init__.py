@@ -5,6 +5,7 @@ from .ae import AEDetector
 from .base import BaseDetector, np_threshold
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .gmm import GMMDetector
+from .mahalanobis import ResidualMahalanobis, mahalanobis_scores
 from .neyman_pearson import NPDetector
 from .np_algorithm import SamplingError, sample_anomalous_features, train_np_score
 from .presets import AE_PRESETS, lr_schedule
@@ -16,10 +17,12 @@ __all__ = [
     "BaseDetector",
     "GMMDetector",
     "NPDetector",
+    "ResidualMahalanobis",
     "SamplingError",
     "kl_standard_normal",
     "load_checkpoint",
     "lr_schedule",
+    "mahalanobis_scores",
     "np_threshold",
     "sample_anomalous_features",
     "save_checkpoint",

@@ -286,14 +286,18 @@ class AEDetector(CheckpointMixin, BaseDetector):
         return anomaly_score(Z, self.model_(Z))
 
     @torch.no_grad()
-    def _scores(self, X: torch.Tensor, standardized: bool = False, batch_size: int = 8192) -> np.ndarray:
-        """A(x) per row (float64, (n,)), ``batch_size`` rows per pass; X raw, or the standardised Z on the device."""
+    def _scores(
+        self, X: torch.Tensor, standardized: bool = False, batch_size: int = 8192, per_row: Callable | None = None
+    ) -> np.ndarray:
+        """A(x) per row (float64, (n,)), ``batch_size`` rows per pass; X raw, or the standardised Z on the device.
+        ``per_row`` replaces A (a function of the standardised batch, e.g. the residuals)."""
         self.model_.eval()
         dev = self._mean_t.device
+        per_row = self._scores_t if per_row is None else per_row
         out = []
         for i in range(0, X.shape[0], batch_size):
             z = X[i : i + batch_size]
-            out.append(self._scores_t(z if standardized else self._transform(z.to(dev, torch.float32))).cpu())
+            out.append(per_row(z if standardized else self._transform(z.to(dev, torch.float32))).cpu())
         return torch.cat(out).double().numpy()
 
     # ------------------------------------------------------------------------------------------- fitting
@@ -539,6 +543,28 @@ class AEDetector(CheckpointMixin, BaseDetector):
             If X is not a finite 2-D array with ``n_features_in_`` columns (scikit-learn's messages).
         """
         return self._scores(torch.as_tensor(self._fitted_input(X)), batch_size=batch_size)
+
+    def residuals(self, X, batch_size: int = 8192) -> np.ndarray:
+        """The reconstruction residuals r = z - D(E(z)) of the standardised input z, per row of X (n, d).
+
+        ``anomaly_score(X)`` is ``(r ** 2).sum(axis=1)``; the residual Mahalanobis score of the DCASE 2023-2026
+        baselines (:class:`adskit.detectors.ResidualMahalanobis`) is fitted on them.
+
+        Parameters
+        ----------
+        X, batch_size : as :meth:`anomaly_score`
+
+        Returns
+        -------
+        np.ndarray [shape=(n, d)], float64
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError
+            As :meth:`anomaly_score`.
+        """
+        X = torch.as_tensor(self._fitted_input(X))
+        return self._scores(X, batch_size=batch_size, per_row=lambda z: z - self.model_(z))
 
     def _fitted_input(self, X) -> np.ndarray:
         """X checked against the fitted detector (float32, ``n_features_in_`` columns, finite)."""

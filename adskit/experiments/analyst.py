@@ -52,12 +52,15 @@ from ..audio.features import FeatureConfig, log_mel_batch, stack_context
 from ..audio.folders import FolderDataset
 from ..audio.io import AudioFileError, audio_info, list_audio_files, load_audio, no_audio_message
 from ..audio.synth import SOMETHING_ELSE_KINDS, generate_something_else
-from ..detectors import AEDetector
+from ..detectors import AEDetector, ResidualMahalanobis
+from ..scores.clips import AGGREGATES, clip_scores
 from .analyst_model import (
     DETECTOR_FILE,
     MODEL_FILE,
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
+    SCORER_FILE,
+    SCORES,
     file_sha256,
     is_model_dir,
     load_models,
@@ -65,7 +68,7 @@ from .analyst_model import (
 )
 from .analyst_score import recording_scores
 
-__all__ = ["COSTS", "DEFAULT_PRESET", "SOMETHING_ELSE_MAX_SECONDS", "fit_model", "fit_summary"]
+__all__ = ["COSTS", "DEFAULT_PRESET", "MAHALANOBIS_MAX_ROWS", "SOMETHING_ELSE_MAX_SECONDS", "fit_model", "fit_summary"]
 
 COSTS = ("re", "snp", "bu")
 #: the first-shot default: the DCASE 2020 Task 2 baseline's network and features
@@ -76,6 +79,8 @@ SOMETHING_ELSE_MAX_SECONDS = 10.0
 N_GENERATED_SOMETHING_ELSE = 40
 #: the detector arguments fit_model sets unless ``detector_overrides`` says otherwise
 FIT_DEFAULTS: dict[str, Any] = {"c_factor": 1.0}
+#: the residual covariance (score "mahalanobis") is fitted on all training vectors, or this many drawn at random
+MAHALANOBIS_MAX_ROWS = 20000
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -92,10 +97,13 @@ def _check_out(out: Path, force: bool) -> None:
         raise ValueError(
             f"--out: {out} already holds a model; choose another folder, or pass --force to replace that model"
         )
-    ours = {MODEL_FILE, DETECTOR_FILE} | set(_section_folders(out))
+    ours = {MODEL_FILE, DETECTOR_FILE, SCORER_FILE} | set(_section_folders(out))
     extra = sorted(p.name for p in out.iterdir() if p.name not in ours)
     extra += sorted(
-        f"{d}/{p.name}" for d in _section_folders(out) for p in (out / d).iterdir() if p.name != DETECTOR_FILE
+        f"{d}/{p.name}"
+        for d in _section_folders(out)
+        for p in (out / d).iterdir()
+        if p.name not in (DETECTOR_FILE, SCORER_FILE)
     )
     if extra:
         raise ValueError(
@@ -267,6 +275,8 @@ def fit_model(
     *,
     something_else_dir: str | os.PathLike | None = None,
     cost: str = "re",
+    score: str = "mse",
+    aggregate: str = "max",
     preset: str = DEFAULT_PRESET,
     seed: int = 0,
     calibration_fraction: float = 0.25,
@@ -293,6 +303,14 @@ def fit_model(
         Sounds that are not the machine, for SNP and BU (ignored by RE); None: generated ones.
     cost : {"re", "snp", "bu"}
         The training cost (WASPAA 2019 eqs 7, 9-10, 16). RE, the default, is the DCASE baseline's.
+    score : {"mse", "mahalanobis"}
+        The frame score: the AE's squared reconstruction error (BU paper eq 5), or the residual Mahalanobis
+        distance of the DCASE 2023-2026 baselines (:class:`adskit.detectors.ResidualMahalanobis`, fitted after
+        training on the residuals of the training vectors: all of them, or :data:`MAHALANOBIS_MAX_ROWS` drawn at
+        random; shrinkage where the covariance is ill conditioned), saved as ``mahalanobis.pt`` beside the
+        detector.
+    aggregate : {"max", "mean"}
+        The clip score: max over frames (WASPAA 2019 eq 11) or their mean (the DCASE baselines').
     preset : str
         An :meth:`AEDetector.preset` name: the network, schedule and features (default ``"dcase2020"``).
     seed : int
@@ -339,6 +357,10 @@ def fit_model(
     """
     if cost not in COSTS:
         raise ValueError(f"cost: expected one of {COSTS}, got {cost!r}")
+    if score not in SCORES:
+        raise ValueError(f"score: expected one of {SCORES}, got {score!r}")
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate: expected one of {AGGREGATES}, got {aggregate!r}")
     if not 0.0 < float(calibration_fraction) < 1.0:
         raise ValueError(f"calibration_fraction: expected a share in (0, 1), got {calibration_fraction!r}")
     if not 0.0 < float(rho) < 1.0:
@@ -370,7 +392,7 @@ def fit_model(
     if other_sections and len(groups) < 2:
         raise ValueError(f"other_sections: {normal_dir} has one section with a model ({next(iter(groups))}); no others")
     asked = {"preset": preset, "cost": cost, "seed": int(seed), "fraction": float(calibration_fraction),
-             "rho": float(rho), "normal_dir": str(normal_dir)}  # fmt: skip
+             "rho": float(rho), "normal_dir": str(normal_dir), "score": score, "aggregate": aggregate}  # fmt: skip
     rng = np.random.default_rng(seed)
     split: dict[str | None, tuple[list[Path], list[Path]]] = {}
     for sec, group in groups.items():
@@ -384,7 +406,7 @@ def fit_model(
         X_else, else_record = _something_else(
             None if something_else_dir is None else Path(something_else_dir), cfg, rng, bad
         )
-    entries, detectors = [], []
+    entries, detectors, scorers = [], [], []
     with tempfile.TemporaryDirectory(prefix="adskit-fit-") as tmp_cache:
         cache = FeatureCache(tmp_cache if cache_dir is None else cache_dir, cfg, device="cpu")
         cache.build([p for _, train in split.values() for p in train], progress=progress, on_error="raise")
@@ -403,8 +425,10 @@ def fit_model(
                 source = _WithSomethingElse(sampler, X_else, rng)
             det.fit_batches(source)
             det.progress = False
+            scorer = det if score == "mse" else _fit_mahalanobis(det, cache, train, sampler)
             detectors.append(det)
-            entries.append(_entry(det, sec, calib, train, seconds, record, asked))
+            scorers.append(scorer)
+            entries.append(_entry(det, scorer, sec, calib, train, seconds, record, asked))
     info = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -418,9 +442,12 @@ def fit_model(
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        for det, entry in zip(detectors, entries, strict=True):
+        for det, scorer, entry in zip(detectors, scorers, entries, strict=True):
             det.save(tmp / entry["detector"])
             entry["detector_sha256"] = file_sha256(tmp / entry["detector"])
+            if scorer is not det:
+                scorer.save(tmp / entry["scorer"])
+                entry["scorer_sha256"] = file_sha256(tmp / entry["scorer"])
         atomic_write_json(tmp / MODEL_FILE, info)
         _check_out(out, force)  # again: another process may have written there meanwhile
         _place(tmp, out)
@@ -429,8 +456,22 @@ def fit_model(
     return out
 
 
+def _fit_mahalanobis(
+    det: AEDetector, cache: FeatureCache, train: list[Path], sampler: FrameSampler
+) -> ResidualMahalanobis:
+    """The residual covariance of the training vectors: all of them, or :data:`MAHALANOBIS_MAX_ROWS` drawn at
+    random (with replacement, by the sampler) when they are more."""
+    if sampler.n_vectors_ <= MAHALANOBIS_MAX_ROWS:
+        R = np.concatenate([det.residuals(np.array(cache.vectors(p))) for p in train])
+    else:
+        n = -(-MAHALANOBIS_MAX_ROWS // sampler.batch_size)
+        R = np.concatenate([det.residuals(sampler.batch(step)) for step in range(n)])[:MAHALANOBIS_MAX_ROWS]
+    return ResidualMahalanobis(det).fit_residuals(R)
+
+
 def _entry(
     det: AEDetector,
+    scorer: AEDetector | ResidualMahalanobis,
     section: str | None,
     calib: list[Path],
     train: list[Path],
@@ -439,16 +480,18 @@ def _entry(
     asked: dict,
 ) -> dict:
     """One model's entry of ``model.json``, with the clip scores of its calibration clips."""
-    cal_scores = [float(np.max(recording_scores(det, p, _feature_config(det))[1])) for p in calib]
-    return {
+    frames = [recording_scores(scorer, p, _feature_config(det))[1] for p in calib]
+    cal_scores = [float(v) for v in clip_scores(frames, asked["aggregate"])]
+    where = "" if section is None else f"{section}/"
+    entry = {
         "section": section,
-        "detector": DETECTOR_FILE if section is None else f"{section}/{DETECTOR_FILE}",
+        "detector": f"{where}{DETECTOR_FILE}",
         "preset": asked["preset"],
         "cost": asked["cost"],
         "seed": asked["seed"],
         "settings": det.settings(),
-        "score": "mse",
-        "aggregate": "max",
+        "score": asked["score"],
+        "aggregate": asked["aggregate"],
         "fitted": _fitted(det),
         "calibration": {
             "clip_scores": cal_scores,
@@ -463,6 +506,11 @@ def _entry(
             "something_else": else_record,
         },
     }
+    if isinstance(scorer, ResidualMahalanobis):
+        entry["scorer"] = f"{where}{SCORER_FILE}"
+        entry["fitted"]["mahalanobis"] = {"method": scorer.method_, "shrinkage": scorer.shrinkage_,
+                                          "condition": _finite(scorer.condition_), "n_residuals": scorer.n_residuals_}  # fmt: skip
+    return entry
 
 
 def fit_summary(folder: str | os.PathLike) -> list[str]:

@@ -116,6 +116,7 @@ class EvaluationReport:
         ``{"path", "role", "reason"}`` of every file not scored (no label, unreadable, no model...).
     model : dict
         What the model directory is: ``folder``, ``training`` (pooled / per_section), ``cost``, ``preset``,
+        ``score`` (mse / mahalanobis), ``aggregate`` (max / mean),
         ``something_else`` (the sources), ``sections``.
     max_fpr : float
     written : dict of str -> Path
@@ -138,7 +139,8 @@ class EvaluationReport:
         m = self.model
         lines = [
             f"Model {m['folder']}: {m['training']} ({len(m['sections'])} model(s)), cost {m['cost']}, preset "
-            f"{m['preset']}, something-else: {m['something_else']}. pAUC: max FPR {self.max_fpr:g}, McClish.",
+            f"{m['preset']}, score {m['score']}, clip rule {m['aggregate']}, something-else: {m['something_else']}. "
+            f"pAUC: max FPR {self.max_fpr:g}, McClish.",
             "",
             "| machine | section | normal | anomalous | AUC | pAUC | false alarms (normal files) | 95 % interval |",
             "|---|---|---:|---:|---:|---:|---:|---|",
@@ -183,6 +185,8 @@ def _describe(models: Mapping[str | None, AnalystModel]) -> dict:
         "training": first.info.get("training", "pooled" if None in models else "per_section"),
         "cost": first.entry["cost"],
         "preset": first.entry["preset"],
+        "score": first.score,
+        "aggregate": first.aggregate,
         "something_else": ", ".join(sources),
         "sections": [s for s in models],
     }

@@ -5,6 +5,8 @@ A model directory holds two files, written together (a partial sibling folder re
 * ``detector.pt`` - the fitted :class:`adskit.detectors.AEDetector` in the kit's safe checkpoint format
   (:mod:`adskit.detectors.checkpoint`: tensors + JSON, read with ``torch.load(weights_only=True)``, never
   unpickled);
+* ``mahalanobis.pt`` - with score "mahalanobis" only: the residual covariance
+  (:class:`adskit.detectors.ResidualMahalanobis`), in the same safe format;
 * ``model.json`` - everything else, readable without the kit (:data:`MODEL_FORMAT`, version
   :data:`MODEL_FORMAT_VERSION`)::
 
@@ -14,8 +16,9 @@ A model directory holds two files, written together (a partial sibling folder re
                       (``adskit fit --per-section``; DCASE 2021+), each detector in a sub-folder named by its section
         section, detector ("detector.pt" or "<section>/detector.pt"), detector_sha256, preset, cost, seed,
                         settings (constructor arguments)
-        score           "mse" (the AE's squared reconstruction error; room for "mahalanobis")
-        aggregate       "max" (clip score = max over frames, WASPAA 2019 eq 11)
+        score           "mse" (the AE's squared reconstruction error) or "mahalanobis" (the residual Mahalanobis
+                        distance of the DCASE 2023-2026 baselines; then ``scorer``, ``scorer_sha256``: its file)
+        aggregate       "max" (clip score = max over frames, WASPAA 2019 eq 11) or "mean" (the DCASE baselines')
         fitted          values set from the training data: scaler mean/scale (d,), h and the bandwidth rule (BU),
                         C (SNP/BU), updates, seconds
         calibration     clip_scores (K,), files, seconds (min, max), fraction, default_rho
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.features import FeatureConfig
-from ..detectors import AEDetector
+from ..detectors import AEDetector, ResidualMahalanobis
 from ..threshold import NeymanPearsonThreshold
 
 __all__ = [
@@ -46,6 +49,8 @@ __all__ = [
     "MODEL_FILE",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "SCORER_FILE",
+    "SCORES",
     "AnalystModel",
     "file_sha256",
     "is_model_dir",
@@ -58,6 +63,9 @@ MODEL_FORMAT = "adskit-model"
 MODEL_FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 DETECTOR_FILE = "detector.pt"
+SCORER_FILE = "mahalanobis.pt"
+#: the frame scores a model directory can hold
+SCORES = ("mse", "mahalanobis")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -93,7 +101,10 @@ class AnalystModel:
         Fitted, from the safe checkpoint.
     feature_config : FeatureConfig
     calibration_scores : np.ndarray [shape=(K,)], float64
-        Clip scores (max over frames, higher = more anomalous) of the held-out normal calibration clips.
+        Clip scores (``aggregate`` over frames, higher = more anomalous) of the held-out normal calibration clips.
+    scorer : AEDetector, ResidualMahalanobis or None
+        What gives the frame scores (:attr:`score`): the detector itself (None: "mse") or the residual
+        Mahalanobis scorer on it.
     """
 
     folder: Path
@@ -102,6 +113,21 @@ class AnalystModel:
     detector: AEDetector
     feature_config: FeatureConfig
     calibration_scores: np.ndarray
+    scorer: AEDetector | ResidualMahalanobis | None = None
+
+    def __post_init__(self) -> None:
+        if self.scorer is None:
+            self.scorer = self.detector
+
+    @property
+    def score(self) -> str:
+        """The frame score: "mse" or "mahalanobis"."""
+        return str(self.entry.get("score", "mse"))
+
+    @property
+    def aggregate(self) -> str:
+        """The clip rule: "max" or "mean"."""
+        return str(self.entry.get("aggregate", "max"))
 
     @property
     def default_rho(self) -> float:
@@ -164,8 +190,17 @@ def _load_entry(folder: Path, info: dict, entry: dict, device: str) -> AnalystMo
     if ckpt.is_file() and file_sha256(ckpt) != entry.get("detector_sha256"):
         raise ValueError(f"{ckpt}: not the checkpoint {MODEL_FILE} was written with (SHA-256 differs)")
     detector = AEDetector.load(ckpt, device=device)
+    scorer = None
+    score = entry.get("score", "mse")
+    if score not in SCORES:
+        raise ValueError(f"{folder / MODEL_FILE}: score {score!r} is not one this adskit knows ({SCORES}); upgrade")
+    if score == "mahalanobis":
+        path = folder / entry["scorer"]
+        if path.is_file() and file_sha256(path) != entry.get("scorer_sha256"):
+            raise ValueError(f"{path}: not the file {MODEL_FILE} was written with (SHA-256 differs)")
+        scorer = ResidualMahalanobis.load(path, detector)
     scores = np.asarray(entry["calibration"]["clip_scores"], dtype=np.float64)
-    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores)
+    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores, scorer)
 
 
 def load_model(folder: str | os.PathLike, section: str | None = None, device: str = "cpu") -> AnalystModel:

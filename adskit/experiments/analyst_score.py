@@ -5,9 +5,10 @@
   whatever the length (an hour at 44.1 kHz stereo is never in memory), and the scores equal those of the whole
   file read at once (tested to float32 rounding: chunks overlap by the feature window and a resampling margin).
 * :func:`score_files` - a model directory (:mod:`adskit.experiments.analyst_model`) applied to files and
-  folders: one row per file ``path, score, decision, max_frame_time_s, error`` (score = clip score, max over
-  frames, WASPAA 2019 eq 11; decision 1 = anomalous at the Neyman-Pearson threshold phi_rho of the stored
-  calibration clip scores, EUSIPCO 2017 after eq 14), a bad file a row with its error, never a stop; optional
+  folders: one row per file ``path, score, decision, max_frame_time_s, error`` (score = clip score: the model's
+  frame scores, mse or residual Mahalanobis, aggregated by max (WASPAA 2019 eq 11) or mean as the model says;
+  decision 1 = anomalous at the Neyman-Pearson threshold phi_rho of the stored calibration clip scores, EUSIPCO
+  2017 after eq 14), a bad file a row with its error, never a stop; optional
   frame-score CSVs and the DCASE challenge file pair. A directory of section models (``adskit fit
   --per-section``) scores each file with the model of the section its name gives (:func:`model_for`); a file of
   a section without a model is a row that says so. :func:`score_rows` is the scoring loop, shared with
@@ -37,7 +38,7 @@ from ..audio.checks import other_audio, waveform_problem
 from ..audio.clips import parse_clip
 from ..audio.features import FeatureConfig, LogMel, frame_times, n_frames
 from ..audio.io import AudioFileError, audio_info, list_audio_files, load_audio
-from ..scores import frame_scores
+from ..scores import clip_scores, frame_scores
 from .analyst_model import AnalystModel, load_models
 
 __all__ = [
@@ -277,7 +278,8 @@ def score_rows(
     Returns
     -------
     rows : list of dict
-        ``path``, ``section`` (the model's key), ``score`` (clip score, max over frames, higher = more anomalous;
+        ``path``, ``section`` (the model's key), ``score`` (clip score: the model's ``aggregate``, max or mean, of
+        its frame scores, ``score`` mse or mahalanobis; higher = more anomalous;
         None with an error), ``decision`` (1 anomalous / 0 normal at the model's phi_rho; None), ``max_frame_time_s``,
         ``seconds`` (the file's duration, None if unknown), ``error`` ("" when scored).
     """
@@ -303,11 +305,11 @@ def score_rows(
         m = models[sec]
         try:
             times, s = recording_scores(
-                m.detector, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
+                m.scorer, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
                 on_chunk=bar.update,
             )  # fmt: skip
             i = int(np.argmax(s))
-            row.update(score=float(s[i]), max_frame_time_s=float(times[i]))
+            row.update(score=float(clip_scores([s], m.aggregate)[0]), max_frame_time_s=float(times[i]))
             row["decision"] = int(row["score"] > thr[sec]["threshold"])
             if frames:
                 row["frames"] = (times, s)
@@ -478,8 +480,8 @@ def score_files(
     inputs : sequence of str or os.PathLike
         Files and folders (searched recursively for WAV / FLAC / OGG, any rate and channel count).
     out : str or os.PathLike
-        The scores CSV, written atomically; header :data:`CSV_HEADER`; score = clip score (max over frames,
-        WASPAA 2019 eq 11, higher = more anomalous), decision 1 anomalous / 0 normal, both empty with an error.
+        The scores CSV, written atomically; header :data:`CSV_HEADER`; score = clip score (the model's frame
+        score and clip rule: max over frames, WASPAA 2019 eq 11, or mean; higher = more anomalous), decision 1 anomalous / 0 normal, both empty with an error.
     rho : float in (0, 1) or None
         False-alarm rate per file; the threshold is phi_rho (EUSIPCO 2017, after eq 14) of the model's stored
         calibration clip scores (:class:`adskit.threshold.NeymanPearsonThreshold`). None: each model's default.

@@ -24,6 +24,7 @@ float64 (309 x 640) x (640 x 640) product is paid by both.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -89,10 +90,13 @@ def _case(quick: bool, score: str) -> Case:
                 out.append(float(a.mean()))
             return np.array(out)
 
-        theirs = ref()
-        mine = np.array([r["score"] for r in ours().rows])
-        rel = float(np.max(np.abs(mine - theirs) / np.abs(theirs)))
-        t_ours, t_ref = time_pair(ours, ref, repeats=3 if quick else 5, warmup=1)
+        try:
+            theirs = ref()
+            mine = np.array([r["score"] for r in ours().rows])
+            rel = float(np.max(np.abs(mine - theirs) / np.abs(theirs)))
+            t_ours, t_ref = time_pair(ours, ref, repeats=3 if quick else 5, warmup=1)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         audio = n_files * seconds
         ratio = t_ref / t_ours
         return Result(

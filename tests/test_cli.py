@@ -111,3 +111,19 @@ def test_commands_draw_with_agg_whatever_backend_the_session_selects(tmp_path):
             [sys.executable, "-c", code], env={**env, "MPLBACKEND": backend}, capture_output=True, text=True
         )
         assert r.stdout.lower().split() == ["2", "agg"], (backend, r.stdout, r.stderr[-500:])
+
+
+def test_a_failing_figure_never_loses_the_numbers(tmp_path, capsys, monkeypatch):
+    """The figures come after the numbers and each is guarded: summary.json, the command's own JSON and Markdown
+    are written although every cell figure fails (issue 12, results before figures)."""
+    from adskit.experiments import report
+
+    def broken(*args, **kwargs):
+        raise ValueError("'yerr' must not contain negative values")
+
+    monkeypatch.setattr(report, "plot_cells", broken)
+    assert main(["verify", "--out", str(tmp_path), "--seeds", "0", "--costs", "RE", "BU", *TINY_VERIFY]) == 0
+    assert "figures for verify failed: ValueError: 'yerr'" in capsys.readouterr().err
+    for name in ("summary.json", "summary.md", "verify.json", "verify.md"):
+        assert (tmp_path / name).stat().st_size > 100, name
+    assert not (tmp_path / "verify_cells.png").exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,11 +48,12 @@ __all__ = [
 
 INTERVAL = (
     "95 % Student-t interval over seeds (scipy.stats.t.interval, n - 1 degrees of freedom; for a rate, AUC, "
-    "ESS or share, clipped to [0, 1], and its paired differences to [-1, 1])"
+    "ESS fraction or share of vectors, clipped to [0, 1], and its paired differences to [-1, 1])"
 )
-#: metrics that live in [0, 1] (rates, AUCs, F1, ESS fractions, shares): a t interval knows no bounds, so theirs
+#: metrics that live in [0, 1] (rates, AUCs, F1, ESS fractions, the rare vectors' share; not the rare weight
+#: share, a ratio to that share): a t interval knows no bounds, so theirs
 #: is clipped to the range (clipping never moves 0 in or out of a difference's interval, so verdicts are unchanged)
-UNIT_METRICS = re.compile(r"^(.*auc.*|fire_.*|f1_.*|tpr.*|fpr.*|fa_.*|.*ess.*|.*_share)$")
+UNIT_METRICS = re.compile(r"^(.*auc.*|fire_.*|f1_.*|tpr.*|fpr.*|fa_.*|.*ess.*|.*vector_share)$")
 VERDICTS = ("reproduced", "reversed", "no difference detected")
 _CELL_KEYS = ("experiment", "machine", "model", "cost", "condition", "metric")
 
@@ -402,25 +404,15 @@ def write_report(
     files["json"] = atomic_write_json(out / "summary.json", summary)
     figs: dict[str, Path] = {}
     for exp in sorted({c["experiment"] for c in summary["cells"]}):
-        try:
-            fig = plot_cells(summary["cells"], exp)
-            figs[f"{exp}_cells"] = save_figure(fig, out / f"{exp}_cells.png", dpi=100)
-            plt.close(fig)
-            comps = [c for c in summary["comparisons"] if c["experiment"] == exp]
-            if comps:
-                fig = plot_comparisons(comps, title=f"{exp}: paired differences a - b over seeds")
-                figs[f"{exp}_comparisons"] = save_figure(fig, out / f"{exp}_comparisons.png", dpi=100)
-                plt.close(fig)
-            e = get_experiment(exp)
-            mine = [r for r in results if r.get("experiment") == exp]
-            if e.figures is not None:
-                figs.update(e.figures(mine, out))
-            if e.report is not None:
-                made = e.report(summary, mine, out)
-                figs.update({k: p for k, p in made.items() if Path(p).suffix == ".png"})
-                files.update({k: p for k, p in made.items() if Path(p).suffix != ".png"})
-        except Exception as exc:  # a figure never loses the numbers: they are written above
-            print(f"adskit report: figure for {exp} failed: {type(exc).__name__}: {exc}")
+        e = get_experiment(exp)
+        mine = [r for r in results if r.get("experiment") == exp]
+        if e.report is not None:  # the experiment's own numbers first (it writes its JSON before its figures)
+            made = _guarded(exp, "report", e.report, summary, mine, out) or {}
+            figs.update({k: p for k, p in made.items() if Path(p).suffix == ".png"})
+            files.update({k: p for k, p in made.items() if Path(p).suffix != ".png"})
+        figs.update(_guarded(exp, "figures", _cell_figures, summary, exp, out) or {})
+        if e.figures is not None:
+            figs.update(_guarded(exp, "figures", e.figures, mine, out) or {})
     files.update(figs)
     files["md"] = atomic_write_text(out / "summary.md", summary_markdown(summary, failed, figs))
     models = publish_models(results, out)
@@ -429,3 +421,27 @@ def write_report(
         write_command_files(summary, results, failed, out, models, skip=own, markdown=summary_markdown, figures=figs)
     )
     return files
+
+
+def _guarded(exp: str, what: str, make, *args):
+    """``make(*args)``, or None when it raises: a figure (or an experiment's extra file) never loses the numbers, which
+    are written before and after it; the failure is said."""
+    try:
+        return make(*args)
+    except Exception as exc:
+        print(f"adskit report: {what} for {exp} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cell_figures(summary: dict, exp: str, out: Path) -> dict[str, Path]:
+    """Every cell of ``exp`` with its interval, and its paired comparisons (when it has any)."""
+    figs = {}
+    fig = plot_cells(summary["cells"], exp)
+    figs[f"{exp}_cells"] = save_figure(fig, out / f"{exp}_cells.png", dpi=100)
+    plt.close(fig)
+    comps = [c for c in summary["comparisons"] if c["experiment"] == exp]
+    if comps:
+        fig = plot_comparisons(comps, title=f"{exp}: paired differences a - b over seeds")
+        figs[f"{exp}_comparisons"] = save_figure(fig, out / f"{exp}_comparisons.png", dpi=100)
+        plt.close(fig)
+    return figs

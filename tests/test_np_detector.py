@@ -396,3 +396,55 @@ def test_plot_np_diagnostics_draws_six_panels():
     empty = plot_np_diagnostics(NPDetector(extractor="vae", **TINY).fit(D, X_other=O).diagnostics_)
     assert len(empty.axes) == 6
     plt.close("all")
+
+
+# ------------------------------------------------------------------ candidate fixes (issue 14, deliverable 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"kl_warmup": -1}, "kl_warmup"),
+        ({"kl_warmup": 2.5}, "kl_warmup"),
+        ({"kl_warmup": True}, "kl_warmup"),
+        ({"anomaly_sampler": "uniform"}, "anomaly_sampler"),
+        ({"anomaly_sampler": None}, "anomaly_sampler"),
+    ],
+)
+def test_fix_options_bad_values_name_themselves(kwargs, name):
+    D, O, _, _ = _clusters(0)
+    with pytest.raises(ValueError, match=name):
+        NPDetector(**{**TINY, **kwargs}).fit(D, X_other=O)
+
+
+def test_kl_warmup_ramps_the_kl_weight_for_np_and_vae():
+    D, O, tn, _ = _clusters(0)
+    det = NPDetector(kl_warmup=4, **TINY)
+    assert [det._kl_weight(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert NPDetector(**TINY)._kl_weight(0) == 1.0  # the paper: weight 1 throughout
+    for extractor in ("np", "vae"):
+        paper = NPDetector(extractor=extractor, **TINY).fit(D, X_other=O)
+        warm = NPDetector(extractor=extractor, kl_warmup=4, **TINY).fit(D, X_other=O)
+        # same initialisation, batch and noise at step 0: only the KL weight (0.25 < 1) differs
+        assert warm.history_["recon"][0] < paper.history_["recon"][0]
+        assert np.isfinite(warm.anomaly_score(tn)).all()
+
+
+def test_algorithm2_proposal_replaces_the_prior():
+    centre = torch.full((3,), 5.0)
+    f, st = sample_anomalous_features(lambda z: z.sum(1), 0.0, 50, 3, proposal=lambda m: centre + torch.randn(m, 3))
+    assert f.shape == (50, 3) and st["acceptance_rate"] == 1.0 and float(f.mean()) > 4.0
+    with pytest.raises(ValueError, match="proposal"):
+        sample_anomalous_features(lambda z: z.sum(1), 0.0, 5, 3, proposal=lambda m: torch.zeros(m, 2))
+
+
+@pytest.mark.parametrize("sampler", ["posterior", "encoded"])
+def test_samplers_from_o_run_and_default_is_the_prior(sampler):
+    D, O, tn, _ = _clusters(0)
+    kw = {**TINY, "input_dropout": 0.0, "hidden_dropout": 0.0}
+    det = NPDetector(anomaly_sampler=sampler, **kw).fit(D, X_other=O)
+    assert np.isfinite(det.anomaly_score(tn)).all() and 0 < det.acceptance_rate_ <= 1
+    prior = NPDetector(anomaly_sampler="prior", **kw).fit(D, X_other=O)
+    default = NPDetector(**kw).fit(D, X_other=O)
+    np.testing.assert_array_equal(prior.anomaly_score(tn), default.anomaly_score(tn))
+    assert not np.array_equal(prior.history_["acceptance_rate"], det.history_["acceptance_rate"])

@@ -5,8 +5,8 @@
   parameters and its scoring are in :mod:`adskit.detectors.neyman_pearson`): ``_train`` (the loop),
   ``_recon_step`` (VAE / AE cost), ``_refresh_normal_model`` (features of D, warm-started EM, phi_rho),
   ``_np_step`` (Algorithm 2, decoding, the ascent of eq 12) and ``_final_normal_model`` (the GMM on all of D).
-* :func:`sample_anomalous_features` (Algorithm 2) draws f ~ N(0, I) and keeps it when the normal model's
-  anomaly score L(f) exceeds phi_rho (eq 17).
+* :func:`sample_anomalous_features` (Algorithm 2) draws f ~ N(0, I) (or from another ``proposal``, e.g. the
+  aggregate posterior of O) and keeps it when the normal model's anomaly score L(f) exceeds phi_rho (eq 17).
 * :class:`NPDiagnostics` records, per NP step, what tells a learning extractor from a collapsing one (Algorithm
   2's acceptance rate, the spread of the normal features, saturated sigmoids, the two terms of (12), held-out
   TPR); :class:`NPCollapseWarning` names a collapse when it happens.
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from .._scaling import safe_scale
 from .._utils import check_positive
 from ..gmm import GaussianMixture
-from ..losses import anomaly_score, np_loss, vae_loss
+from ..losses import anomaly_score, kl_standard_normal, np_loss, vae_loss
 from ..threshold import phi_rho
 
 __all__ = [
@@ -203,10 +203,12 @@ def sample_anomalous_features(
     batch: int | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
+    proposal: Callable[[int], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Algorithm 2: draw f ~ N(0_D, I_D) and keep it if L(f) > phi (rejection sampling of eq 17).
 
-    Draws in batches until ``n`` are accepted or ``max_draws`` draws are spent.
+    Draws in batches until ``n`` are accepted or ``max_draws`` draws are spent. ``proposal`` replaces the
+    prior N(0, I) by another candidate distribution (not in the paper).
 
     Parameters
     ----------
@@ -227,6 +229,9 @@ def sample_anomalous_features(
         CPU generator for the draws (seeded by the caller); None uses torch's global one.
     device : str or torch.device
         Where ``score_fn`` runs.
+    proposal : callable or None
+        m -> (m, dim) tensor of candidates on ``device`` (it owns its random stream); None = the paper's
+        N(0, I) drawn with ``generator``.
 
     Returns
     -------
@@ -270,7 +275,12 @@ def sample_anomalous_features(
     with torch.no_grad():
         while n_acc < n and n_drawn < max_draws:
             m = min(size, max_draws - n_drawn)
-            f = torch.randn(m, dim, generator=generator).to(device)
+            if proposal is None:
+                f = torch.randn(m, dim, generator=generator).to(device)
+            else:
+                f = proposal(m)
+                if f.shape != (m, dim):
+                    raise ValueError(f"proposal: expected candidates of shape ({m}, {dim}), got {tuple(f.shape)}")
             L = score_fn(f)
             if L.shape != (m,):
                 raise ValueError(f"score_fn: expected {m} scores of shape ({m},), got {tuple(L.shape)}")
@@ -286,8 +296,9 @@ def sample_anomalous_features(
     if n_acc == 0:
         raise SamplingError(
             f"Algorithm 2 accepted no sample: acceptance rate 0/{n_drawn} with phi={phi:.4g} "
-            f"(largest L seen {top:.4g}); the normal model covers the whole N(0, I) prior. Raise max_draws, "
-            "raise rho, or train the VAE longer so its features spread"
+            f"(largest L seen {top:.4g}); the normal model covers the whole "
+            f"{'N(0, I) prior' if proposal is None else 'proposal'}. Raise max_draws, raise rho, or train the VAE "
+            "longer so its features spread"
         )
     return torch.cat(kept)[:n], {"n_drawn": float(n_drawn), "n_accepted": float(n_acc), "acceptance_rate": rate}
 
@@ -445,8 +456,12 @@ class _Algorithm1:
         n_steps: int,
         gen: torch.Generator,
         valid: tuple[torch.Tensor, np.ndarray] | None = None,
+        Zo: torch.Tensor | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, float], _NormalModel | None]:
         """The training loop; returns the history, the timings and the last tracked normal model ("np").
+
+        ``Zo`` (the standardised O) is what ``anomaly_sampler="posterior"`` or ``"encoded"`` encodes for
+        Algorithm 2's candidates.
 
         Sets ``diagnostics_`` (:meth:`NPDiagnostics.as_dict`; empty arrays for the baselines) and
         ``collapse_warnings_`` (the causes warned about); ``valid`` = (standardised validation vectors, labels
@@ -474,7 +489,7 @@ class _Algorithm1:
         for step in tqdm(range(n_steps), disable=not self.progress, desc=f"NP[{self.extractor}]", leave=False):
             t0 = time.perf_counter()
             xb = Zr[torch.randint(0, Zr.shape[0], (min(bs, Zr.shape[0]),), generator=gen).to(dev)]
-            hist["recon"][step] = self._recon_step(xb, opt, gen)
+            hist["recon"][step] = self._recon_step(xb, opt, gen, self._kl_weight(step))
             timings["vae_step"] += time.perf_counter() - t0
             if not is_np or step < warm:
                 continue
@@ -484,7 +499,7 @@ class _Algorithm1:
                 with torch.no_grad():
                     fv = None if valid is None else (self._features_batched(valid[0]), valid[1])
                 diag.refresh(step, normal, fv)
-            objective, rate, (s_a, s_d) = self._np_step(Zd, normal, opt_np, gen, timings)
+            objective, rate, (s_a, s_d) = self._np_step(Zd, normal, opt_np, gen, timings, Zo)
             hist["np_objective"][step], hist["acceptance_rate"][step] = objective, rate
             hist["phi"][step], hist["slope"][step] = normal.phi, normal.slope
             diag.np_step(step, rate, s_a, s_d)
@@ -497,8 +512,16 @@ class _Algorithm1:
             )
         return hist, timings, normal
 
-    def _recon_step(self, xb: torch.Tensor, opt: torch.optim.Optimizer, gen: torch.Generator) -> float:
-        """One Adam step of F and G on the mini-batch xb: the VAE cost (19)+(20), or squared error for "ae"."""
+    def _kl_weight(self, step: int) -> float:
+        """Weight of the KL term (20) at a training step: 1 (the paper), or the ``kl_warmup`` linear ramp."""
+        warm = int(getattr(self, "kl_warmup", 0))
+        return 1.0 if warm == 0 else min(1.0, (step + 1) / warm)
+
+    def _recon_step(
+        self, xb: torch.Tensor, opt: torch.optim.Optimizer, gen: torch.Generator, kl_weight: float = 1.0
+    ) -> float:
+        """One Adam step of F and G on the mini-batch xb: the VAE cost (19) + ``kl_weight`` x (20), or squared
+        error for "ae"."""
         self.model_.train()
         if self.extractor == "ae":  # deterministic: zeta = f, no KL term
             x_hat, _, _ = self.model_(xb, torch.zeros(xb.shape[0], int(self.latent_dim), device=xb.device))
@@ -506,7 +529,10 @@ class _Algorithm1:
         else:
             noise = torch.randn(xb.shape[0], int(self.latent_dim), generator=gen).to(xb.device)
             x_hat, f, log_var = self.model_(xb, noise)
-            loss = vae_loss(xb, x_hat, f, log_var)
+            if kl_weight == 1.0:
+                loss = vae_loss(xb, x_hat, f, log_var)
+            else:  # KL warm-up against posterior collapse (not in the paper)
+                loss = anomaly_score(xb, x_hat).mean() + kl_weight * kl_standard_normal(f, log_var).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -550,8 +576,14 @@ class _Algorithm1:
         opt: torch.optim.Optimizer,
         gen: torch.Generator,
         timings: dict[str, float],
+        Zo: torch.Tensor | None = None,
     ) -> tuple[float, float, tuple[torch.Tensor, torch.Tensor]]:
         """Algorithm 2, decoding by G (eq 18) and one Adam step of F ascending (12).
+
+        Algorithm 2's candidates come from N(0, I) (``anomaly_sampler="prior"``, the paper), from the
+        aggregate posterior of O (``"posterior"``: f = mu(x) + sigma(x) eps for x drawn from ``Zo``, F without
+        dropout), which is where G was trained to decode from, or from the features of O (``"encoded"``: f =
+        F(x) = mu(x), the empirical p(F(x)) of eq 15).
 
         Returns the surrogate TPR - FPR (higher = better), Algorithm 2's acceptance rate and, for the
         diagnostics, the sigmoids of the two terms of (12) before the step (detached: (m,) and (K,)).
@@ -566,6 +598,9 @@ class _Algorithm1:
             max_draws=int(self.max_draws),
             generator=gen,
             device=dev,
+            proposal=self._posterior_proposal(Zo, gen)
+            if getattr(self, "anomaly_sampler", "prior") != "prior"
+            else None,
         )
         with torch.no_grad():
             x_a = self.model_.decoder(f_a)  # eq 18
@@ -581,6 +616,22 @@ class _Algorithm1:
         opt.step()
         timings["np_step"] += time.perf_counter() - t1
         return -float(loss.detach()), st["acceptance_rate"], terms
+
+    def _posterior_proposal(self, Zo: torch.Tensor | None, gen: torch.Generator) -> Callable[[int], torch.Tensor]:
+        """m -> m draws of the aggregate posterior of O, q(f) = mean over x in O of N(mu(x), sigma(x)^2), or of
+        its means F(x) alone (``anomaly_sampler="encoded"``)."""
+        if Zo is None or Zo.shape[0] == 0:
+            raise ValueError(f"anomaly_sampler: {self.anomaly_sampler!r} needs the set O (X_other) to encode")
+        encoded = self.anomaly_sampler == "encoded"
+
+        def draw(m: int) -> torch.Tensor:
+            x = Zo[torch.randint(0, Zo.shape[0], (m,), generator=gen).to(Zo.device)]
+            eps = torch.randn(m, int(self.latent_dim), generator=gen).to(Zo.device)
+            with torch.no_grad():
+                mu, log_var = self.model_.encoder(x)
+                return mu if encoded else mu + torch.exp(0.5 * log_var) * eps
+
+        return draw
 
     def _final_normal_model(self, Zd: torch.Tensor, tracked: _NormalModel | None) -> torch.Tensor:
         """Fit p(f | z=0) on the features of all of D (``gmm_``, ``feature_mean_``, ``feature_scale_``).

@@ -63,7 +63,7 @@ from ..detectors.neyman_pearson import NPDetector
 from ..threshold import NeymanPearsonThreshold
 from .report import mean_interval, verdict
 
-__all__ = ["METHODS", "TOY_DETECTOR", "ToySetting", "np_toy_seed", "run_np_toy"]
+__all__ = ["FIX_CANDIDATES", "METHODS", "TOY_DETECTOR", "ToySetting", "compare_np_options", "np_toy_seed", "run_np_toy"]
 
 METHODS = {"AE": "ae", "VAE": "vae", "PROP": "np"}  # result name -> NPDetector extractor
 # Small networks, CPU-friendly; everything else is NPDetector's default (the paper's: dropout 0.2 / 0.5,
@@ -77,6 +77,23 @@ TOY_DETECTOR: dict[str, Any] = {
     "device": "cpu",
 }
 COMPARISONS = (("PROP", "VAE"), ("PROP", "AE"), ("optimum", "PROP"))
+# Issue 14, deliverable 3: candidate fixes of PROP's collapse, each a set of NPDetector options over the literal
+# algorithm (NPDetector's defaults). Dropout, the KL warm-up, n_steps and standardised features apply to all three
+# methods, so the baselines get the same VAE fix; warmup_steps and anomaly_sampler change PROP's training only.
+# Not listed: anomaly_sampler="encoded" with the paper's dropout, where the collapsed encoder maps all of O onto
+# one point and Algorithm 2 accepts nothing (SamplingError at the first NP step, seed 0).
+NO_DROPOUT = {"input_dropout": 0.0, "hidden_dropout": 0.0}
+FIX_CANDIDATES: dict[str, dict[str, Any]] = {
+    "KL warm-up": {"kl_warmup": 250},
+    "posterior sampling": {"anomaly_sampler": "posterior"},
+    "no dropout": NO_DROPOUT,
+    "no dropout + KL warm-up": {**NO_DROPOUT, "kl_warmup": 250},
+    "no dropout + VAE pretraining": {**NO_DROPOUT, "warmup_steps": 250, "n_steps": 750},
+    "no dropout + posterior sampling": {**NO_DROPOUT, "anomaly_sampler": "posterior"},
+    "no dropout + encoded sampling": {**NO_DROPOUT, "anomaly_sampler": "encoded"},
+    "no dropout + slope 1/std": {**NO_DROPOUT, "slope": "std"},
+    "no dropout + standardised features": {**NO_DROPOUT, "standardize_features": True},
+}
 
 
 @dataclass(frozen=True)
@@ -249,6 +266,23 @@ def _interval(values: Sequence[float], low: float = 0.0) -> dict[str, Any]:
     return {"mean": m, "ci_low": lo, "ci_high": hi, "values": [float(v) for v in values]}
 
 
+def _paired(a: Sequence[float], b: Sequence[float], a_name: str, b_name: str) -> dict[str, Any]:
+    """Paired difference a - b of per-seed TPRs: mean, 95 % t interval clipped to [-1, 1], verdict for a > b."""
+    diff = _interval(np.subtract(a, b), low=-1.0)
+    lo, hi = diff["ci_low"], diff["ci_high"]
+    return {
+        "a": a_name,
+        "b": b_name,
+        "metric": "tpr",
+        "mean_diff": diff["mean"],
+        "ci_low": lo,
+        "ci_high": hi,
+        "n_seeds": len(diff["values"]),
+        "verdict": verdict(lo, hi, +1),
+        "direction": "a > b",
+    }
+
+
 def run_np_toy(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     rho: float = 0.05,
@@ -293,23 +327,10 @@ def run_np_toy(
     runs = [np_toy_seed(seed, rho, s, detector) for seed in seeds]
     names = ("AE", "VAE", "PROP", "optimum")
     methods = {m: {k: _interval([r["rates"][m][k] for r in runs]) for k in ("tpr", "fpr")} for m in names}
-    comparisons = []
-    for a, b in COMPARISONS:
-        diff = _interval([r["rates"][a]["tpr"] - r["rates"][b]["tpr"] for r in runs], low=-1.0)
-        m, lo, hi = diff["mean"], diff["ci_low"], diff["ci_high"]
-        comparisons.append(
-            {
-                "a": a,
-                "b": b,
-                "metric": "tpr",
-                "mean_diff": m,
-                "ci_low": lo,
-                "ci_high": hi,
-                "n_seeds": len(runs),
-                "verdict": verdict(lo, hi, +1),
-                "direction": "a > b",
-            }
-        )
+    comparisons = [
+        _paired([r["rates"][a]["tpr"] for r in runs], [r["rates"][b]["tpr"] for r in runs], a, b)
+        for a, b in COMPARISONS
+    ]
     result = {
         "rho": float(rho),
         "n_seeds": len(runs),
@@ -329,4 +350,89 @@ def run_np_toy(
         )
         save_figure(fig, out / "np_toy_diagnostics.png")
         plt.close(fig)
+    return result
+
+
+def compare_np_options(
+    candidates: Mapping[str, Mapping[str, Any]] | None = None,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    rho: float = 0.05,
+    setting: ToySetting | None = None,
+    detector: Mapping[str, Any] | None = None,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Candidate fixes of PROP against the paper's literal algorithm on the known-answer setting (issue 14).
+
+    Runs :func:`run_np_toy` once with ``detector`` alone (the literal algorithm: NPDetector's defaults over
+    :data:`TOY_DETECTOR`) and once per candidate with its options added, on the same seeds (hence the same
+    data), and pairs by seed, for each candidate: PROP (fixed) - PROP (literal), the decision; PROP (fixed) -
+    VAE (fixed), the fair comparison when the fix changes the VAE both share (dropout, KL warm-up); PROP (fixed)
+    - VAE (literal); VAE (fixed) - VAE (literal); optimum - PROP (fixed).
+
+    A candidate is **eligible** when PROP (fixed) - PROP (literal) has its 95 % interval above 0 (verdict
+    "reproduced"); ``recommended`` is the eligible candidate with the largest mean difference (None if none is).
+    Choosing the best of several on the same seeds flatters it: check it on fresh seeds (and on sounds) before
+    making it a default.
+
+    Parameters
+    ----------
+    candidates : mapping or None
+        Name -> NPDetector options (None = :data:`FIX_CANDIDATES`); no name may be "literal".
+    seeds, rho, setting
+        As :func:`run_np_toy`.
+    detector : mapping or None
+        Options common to every run, over :data:`TOY_DETECTOR` (e.g. ``{"n_steps": 200}``).
+    out : path or None
+        Folder: writes ``np_options.json`` (atomically).
+
+    Returns
+    -------
+    dict
+        ``{"rho", "seeds", "optimum_tpr" (closed form), "runs": {"literal" | name: {"options", "methods":
+        run_np_toy's "methods", "diagnostics"}}, "comparisons": {name: [paired dicts as run_np_toy's]},
+        "eligible": [names], "recommended": name or None}``.
+
+    Examples
+    --------
+    >>> res = compare_np_options({"no dropout": NO_DROPOUT}, seeds=(0, 1), detector={"hidden": (8,), "n_steps": 5},
+    ...                          setting=ToySetting(n_test=500, n_mc=5000))
+    >>> [c["b"] for c in res["comparisons"]["no dropout"]][:2]
+    ['PROP (literal)', 'VAE (no dropout)']
+    """
+    cands = dict(FIX_CANDIDATES if candidates is None else candidates)
+    if not cands or "literal" in cands:
+        raise ValueError(f"candidates: expected named option sets other than 'literal', got {sorted(cands)!r}")
+    base = dict(detector or {})
+    s = setting or ToySetting()
+    runs: dict[str, dict[str, Any]] = {}
+    for name, options in {"literal": {}, **cands}.items():
+        res = run_np_toy(seeds, rho, s, {**base, **options})
+        runs[name] = {"options": dict(options), "methods": res["methods"], "diagnostics": res["diagnostics"]}
+
+    def tpr(run: str, method: str) -> list[float]:
+        return runs[run]["methods"][method]["tpr"]["values"]
+
+    comparisons = {
+        name: [
+            _paired(tpr(name, "PROP"), tpr("literal", "PROP"), f"PROP ({name})", "PROP (literal)"),
+            _paired(tpr(name, "PROP"), tpr(name, "VAE"), f"PROP ({name})", f"VAE ({name})"),
+            _paired(tpr(name, "PROP"), tpr("literal", "VAE"), f"PROP ({name})", "VAE (literal)"),
+            _paired(tpr(name, "VAE"), tpr("literal", "VAE"), f"VAE ({name})", "VAE (literal)"),
+            _paired(tpr(name, "optimum"), tpr(name, "PROP"), "optimum", f"PROP ({name})"),
+        ]
+        for name in cands
+    }
+    eligible = [n for n, c in comparisons.items() if c[0]["verdict"] == "reproduced"]
+    result = {
+        "rho": float(rho),
+        "seeds": [int(x) for x in seeds],
+        "optimum_tpr": s.optimum_tpr(rho),
+        "detector": {**TOY_DETECTOR, **base},
+        "runs": runs,
+        "comparisons": comparisons,
+        "eligible": eligible,
+        "recommended": max(eligible, key=lambda n: comparisons[n][0]["mean_diff"]) if eligible else None,
+    }
+    if out is not None:
+        atomic_write_json(Path(out) / "np_options.json", result)
     return result

@@ -184,3 +184,18 @@ def test_compare_np_options_pairs_each_candidate_with_the_literal_run(tmp_path):
     assert json.loads((tmp_path / "np_options.json").read_text())["eligible"] == res["eligible"]
     with pytest.raises(ValueError, match="candidates"):
         compare_np_options({"literal": {}})
+
+
+def test_np_toy_command_writes_the_issue_shaped_file(tmp_path, capsys):
+    """`adskit np --toy --seeds ... --out DIR` (issue 14's acceptance shape), with few steps."""
+    from adskit.cli import main
+
+    argv = ["np", "--toy", "--seeds", "0", "1", "--steps", "10", "--input-dropout", "0", "--hidden-dropout", "0"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "np_toy.json").read_text())
+    assert res["rho"] == 0.05 and res["n_seeds"] == 2 and set(res["methods"]) == {"AE", "VAE", "PROP", "optimum"}
+    for m in res["methods"].values():
+        assert {"mean", "ci_low", "ci_high"} <= set(m["tpr"]) and {"mean", "ci_low", "ci_high"} <= set(m["fpr"])
+    assert res["detector"]["input_dropout"] == 0.0 and res["detector"]["n_steps"] == 10
+    assert {(c["a"], c["b"]) for c in res["comparisons"]} >= {("PROP", "VAE"), ("PROP", "AE"), ("optimum", "PROP")}
+    assert "| PROP |" in capsys.readouterr().out

@@ -63,7 +63,16 @@ from ..detectors.neyman_pearson import NPDetector
 from ..threshold import NeymanPearsonThreshold
 from .report import mean_interval, verdict
 
-__all__ = ["FIX_CANDIDATES", "METHODS", "TOY_DETECTOR", "ToySetting", "compare_np_options", "np_toy_seed", "run_np_toy"]
+__all__ = [
+    "FIX_CANDIDATES",
+    "METHODS",
+    "TOY_DETECTOR",
+    "ToySetting",
+    "compare_np_options",
+    "np_toy_seed",
+    "run_np_toy",
+    "toy_markdown",
+]
 
 METHODS = {"AE": "ae", "VAE": "vae", "PROP": "np"}  # result name -> NPDetector extractor
 # Small networks, CPU-friendly; everything else is NPDetector's default (the paper's: dropout 0.2 / 0.5,
@@ -436,3 +445,23 @@ def compare_np_options(
     if out is not None:
         atomic_write_json(Path(out) / "np_options.json", result)
     return result
+
+
+def toy_markdown(res: Mapping[str, Any]) -> str:
+    """:func:`run_np_toy`'s result as Markdown: TPR and realised FPR at rho per method, then the comparisons."""
+
+    def cell(d: Mapping[str, Any]) -> str:
+        return f"{d['mean']:.3f}" + ("" if d.get("ci_low") is None else f" [{d['ci_low']:.3f}, {d['ci_high']:.3f}]")
+
+    lines = [
+        f"# Known-answer setting: TPR at FPR rho = {res['rho']:g}, {res['n_seeds']} seeds (95 % t interval)\n",
+        "| method | TPR at rho | realised FPR |",
+        "|---|---|---|",
+    ]
+    for m, v in res["methods"].items():
+        lines.append(f"| {m} | {cell(v['tpr'])} | {cell(v['fpr'])} |")
+    lines += ["", "| paired difference | mean [95 % interval] | verdict |", "|---|---|---|"]
+    for c in res["comparisons"]:
+        ci = "n/a" if c.get("ci_low") is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        lines.append(f"| {c['a']} - {c['b']} ({c['metric']}) | {c['mean_diff']:+.3f} {ci} | {c['verdict']} |")
+    return "\n".join(lines) + "\n"

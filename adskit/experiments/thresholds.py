@@ -10,8 +10,9 @@
    "something else" sounds as stand-in anomalies for SNP and BU), made in
    ``<data dir>/notebook04-<fast|full>-rarity2-d0.5-s<seed>``. Or a folder of recordings: ``train/`` holds normal
    clips; ``test/`` labelled clips, read by the kit's one label reader (:func:`adskit.audio.clips.parse_clip`:
-   ``normal`` / ``anomaly`` / ``abnormal`` in the name, DCASE 2020 and 2021+ names); a normal test clip with the
-   word ``rare`` in its name is rare-normal, the others frequent-normal (any format
+   ``normal`` / ``anomaly`` / ``abnormal`` in the name, DCASE 2020 and 2021+ names); a test clip with the word
+   ``rare`` in its name and no anomaly word is rare-normal (``normal_rare_02.wav``, ``rare_b.wav``), the other
+   normal ones frequent-normal (any format
    :func:`adskit.audio.list_audio_files` lists). Every file is checked first (:func:`adskit.audio.checks.usable_audio`);
    unusable, unlabelled or misplaced files are left out and listed by :func:`lecture_clips`. A folder has
    no something-else sounds, so the generator's bursts, clicks, chirps and tones are used, at the recordings'
@@ -157,22 +158,26 @@ def _folder(data_dir: str | os.PathLike) -> _Source:
     cfg = feature_config()
     train = [c.path for c in normal_clips(FolderDataset(folder / "train").clips, "train", bad)]
     train = usable_audio(train, "train", bad, cfg)
-    labelled = dict(labelled_clips(FolderDataset(folder / "test").clips, "test", bad))
-    test = usable_audio(list(labelled), "test", bad, cfg)
+    clips = FolderDataset(folder / "test").clips
+    # "rare" marks a rare-normal clip; a name with it and no label word (rare_b.wav) is normal: rare-normal
+    rare_unlabelled = [c for c in clips if c.label is None and _is_rare(c.path)]
+    labelled = dict(labelled_clips([c for c in clips if c not in rare_unlabelled], "test", bad))
+    labelled.update({c.path: 0 for c in rare_unlabelled})
+    test = usable_audio(sorted(labelled), "test", bad, cfg)
     if len(train) < 3 or not test:
         raise ValueError(
             f"data_dir: {folder} has {len(train)} usable clips in train/ and {len(test)} labelled usable clips in "
             "test/; expected at least 3 normal training clips (a quarter, at least 2, is held out for phi_rho) "
             f"and one test clip{first_reason(bad, 'test') or first_reason(bad, 'train')}"
         )
-    process = [
-        "anomaly"
-        if labelled[f] == 1
-        else ("rare" if "rare" in f.stem.lower().replace("-", "_").split("_") else "frequent")
-        for f in test
-    ]
+    process = ["anomaly" if labelled[f] == 1 else ("rare" if _is_rare(f) else "frequent") for f in test]
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
     return _Source(f"{folder.name}-{digest}", train, test, process, [{} for _ in test], None, bad=bad)
+
+
+def _is_rare(path: Path) -> bool:
+    """The word ``rare`` among the name's tokens (``normal_rare_02.wav``, ``rare-b.flac``)."""
+    return "rare" in path.stem.lower().replace("-", "_").replace(" ", "_").split("_")
 
 
 def _source(data_dir: str | os.PathLike | None, fast: bool, seed: int, progress: bool) -> _Source:

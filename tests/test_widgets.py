@@ -448,3 +448,21 @@ def test_panel_in_a_container_opens_when_the_container_is_built(ss):
     assert panel._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
     panel.close()
     box.close()
+
+
+def test_threshold_explorer_cache_key_includes_the_kit_version(tmp_path, monkeypatch):
+    """The panel keeps no cache of its own (it re-thresholds the ScoreSet it is given); the scores it opens in
+    notebook 04 are cached by :func:`adskit.experiments.thresholds.build_scoreset` in a folder named by a digest
+    that includes the adskit version: another version never opens this version's scores."""
+    from adskit import __version__
+    from adskit.audio.io import save_audio
+    from adskit.experiments import thresholds
+
+    f = tmp_path / "normal_000.wav"
+    save_audio(f, np.zeros(1600, np.float32) + 0.1, 16000)
+    source = thresholds._Source("x", [f], [f], ["frequent"], [{}], None)
+    _, key = thresholds._run_folder(source, True, 0)
+    assert thresholds.version("adskit") == __version__
+    assert thresholds._run_folder(source, True, 0)[1] == key  # stable
+    monkeypatch.setattr(thresholds, "version", lambda name: __version__ + ".post1")
+    assert thresholds._run_folder(source, True, 0)[1] != key

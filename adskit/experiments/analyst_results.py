@@ -40,7 +40,7 @@ __all__ = ["DEMO_NETWORKS", "DEMO_RHO", "demo_results", "scoreset_from_results"]
 
 #: the demo model's detector arguments over the ``dcase2020`` preset, per ``fast`` (False: the preset's own)
 DEMO_NETWORKS: dict[bool, dict[str, Any]] = {
-    True: {"hidden": (64, 64), "latent_dim": 8, "n_updates": 100, "batch_size": 256},
+    True: {"hidden": (64, 64), "latent_dim": 8, "n_updates": 300, "batch_size": 256},
     False: {},
 }
 #: the demo model's default false-alarm rate per file (``adskit fit --rho``; its scores CSV decides at it)

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from adskit.audio.datasets import FeatureCache, FrameSampler
@@ -270,3 +271,22 @@ def test_validation_uses_scikit_learn_messages_and_streams_are_checked():
         AEDetector("re", **TINY).fit_batches(
             lambda s: X[:20] if s < 1 else np.full((20, 3), np.inf), 3, n_stat_batches=1
         )
+
+
+def test_scores_follow_the_network_when_its_weights_change():
+    """The scoring copy (BatchNorm folded) is remade when model_ changes in place, so scores never go stale."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 20)).astype(np.float32)
+    det = AEDetector("re", hidden=(16,), latent_dim=4, batchnorm=True, n_updates=30, batch_size=64, device="cpu")
+    det.fit(X)
+    before = det.anomaly_score(X[:50])
+    with torch.no_grad():
+        z = (torch.from_numpy(X[:50]) - det._mean_t) / det._scale_t
+        want = ((z - det.model_.eval()(z)) ** 2).sum(1).double().numpy()
+    np.testing.assert_allclose(before, want, rtol=1e-4)
+    with torch.no_grad():
+        next(det.model_.parameters()).mul_(2.0)  # an in-place change, as an optimiser step makes
+        want2 = ((z - det.model_(z)) ** 2).sum(1).double().numpy()
+    after = det.anomaly_score(X[:50])
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, want2, rtol=1e-4)

@@ -23,7 +23,7 @@ from adskit.audio.synth import generate_clip
 from adskit.cli import main
 from adskit.detectors import CheckpointError
 from adskit.experiments.analyst import fit_model
-from adskit.experiments.analyst_model import DETECTOR_FILE, MODEL_FILE, file_sha256, load_model
+from adskit.experiments.analyst_model import DETECTOR_FILE, MODEL_FILE, SCORER_FILE, file_sha256, load_model
 from adskit.experiments.analyst_score import CSV_HEADER, recording_scores, score_files
 from adskit.scores import frame_scores
 
@@ -183,7 +183,7 @@ def test_fit_refuses_to_overwrite_another_model_or_user_files(data, tmp_path):
     (out / "notes.txt").unlink()
     assert main([*args, "--force", "--out", str(out)]) == 0  # --force replaces a model
     assert json.loads((out / MODEL_FILE).read_text())["models"][0]["fitted"]["n_updates"] == 5
-    assert sorted(p.name for p in out.iterdir()) == [DETECTOR_FILE, MODEL_FILE]
+    assert sorted(p.name for p in out.iterdir()) == [DETECTOR_FILE, SCORER_FILE, MODEL_FILE]
     assert not list(tmp_path.glob(".model.*"))  # no partial or old folder left behind
 
 
@@ -200,7 +200,7 @@ def test_loading_never_unpickles_code(data, tmp_path, monkeypatch):
     real = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: seen.append(k.get("weights_only")) or real(*a, **k))
     load_model(data["model"])
-    assert seen == [True]
+    assert seen == [True, True]  # the detector and the residual covariance, both weights only
     bad = tmp_path / "model"
     shutil.copytree(data["model"], bad)
     marker = tmp_path / "pwned"

@@ -20,9 +20,9 @@ from adskit.audio.io import save_audio
 from adskit.audio.synth import generate_clip
 from adskit.cli import main
 from adskit.experiments.analyst import fit_model
-from adskit.experiments.analyst_evaluate import evaluate_model
-from adskit.experiments.analyst_model import DETECTOR_FILE, MODEL_FILE, load_model, load_models
-from adskit.experiments.analyst_score import score_files
+from adskit.experiments.analyst_evaluate import _metrics, evaluate_model
+from adskit.experiments.analyst_model import DETECTOR_FILE, MODEL_FILE, SCORER_FILE, load_model, load_models
+from adskit.experiments.analyst_score import recording_scores, score_files
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -199,4 +199,77 @@ def test_force_replaces_a_per_section_model_but_never_user_files(dcase, tmp_path
         fit_model(dcase["train"], out, force=True, per_section=True, device="cpu", progress=False)
     (out / "id_00" / "notes.txt").unlink()
     fit_model(dcase["train"], out, force=True, device="cpu", progress=False, detector_overrides=TINY)
-    assert sorted(p.name for p in out.iterdir()) == [DETECTOR_FILE, MODEL_FILE]  # pooled replaced the sections
+    assert sorted(p.name for p in out.iterdir()) == [
+        DETECTOR_FILE,
+        SCORER_FILE,
+        MODEL_FILE,
+    ]  # pooled replaced the sections
+
+
+def test_evaluate_reports_both_frame_scores_under_both_clip_rules(dcase, tmp_path, capsys):
+    """Deliverable 5: mse and the residual Mahalanobis, max and mean, each AUC / pAUC equal to scikit-learn's on
+    clip scores computed here from the stored scorers; the model's own (mse, max) equals the main table."""
+    report = evaluate_model(dcase["model"], dcase["test"], rho=0.3, out_dir=tmp_path / "e", progress=False)
+    variants = {r["score"] for r in report.scores}
+    assert variants == {"mse, max", "mse, mean", "mahalanobis, max", "mahalanobis, mean"}
+    models = load_models(dcase["model"])
+    for sec in IDS:
+        own = next(r for r in report.scores if r["score"] == "mse, max" and r["section"] == sec)
+        main_row = next(r for r in report.table if r["section"] == sec)
+        assert (own["auc"], own["pauc"]) == (main_row["auc"], main_row["pauc"])
+        files = [f for f in report.files if f["section"] == sec and f["score"] is not None]
+        m = models[sec]
+        assert m.mahalanobis is not None and m.scorer is m.detector  # fitted with mse, covariance stored too
+        s = [float(np.mean(recording_scores(m.mahalanobis, f["path"], m.feature_config)[1])) for f in files]
+        y = [f["label"] for f in files]
+        row = next(r for r in report.scores if r["score"] == "mahalanobis, mean" and r["section"] == sec)
+        assert row["auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+        assert row["pauc"] == pytest.approx(roc_auc_score(y, s, max_fpr=0.1), abs=1e-12)
+    means = [r for r in report.scores if r["score"] == "mahalanobis, max" and r["section"] == "harmonic mean"]
+    secs = [r["auc"] for r in report.scores if r["score"] == "mahalanobis, max" and r["section"] in IDS]
+    assert means[0]["auc"] == pytest.approx(stats.hmean(secs))
+    md = report.markdown()
+    assert "Frame scores and clip rules compared" in md and "**mse, max** (decisions)" in md
+    assert "mahalanobis, mean" in md and "refit it" not in md
+    rows = _rows(tmp_path / "e" / "evaluate_scores.csv")
+    assert len(rows) == 4 * (len(IDS) + 2) and {r["score"] for r in rows} == variants
+
+
+def test_domain_aucs_follow_the_dcase_2022_rule():
+    """AUC (source): the source normal files against every anomalous file of the section; pAUC over all files."""
+    rng = np.random.default_rng(3)
+    files = []
+    for domain in ("source", "target"):
+        for label in (0, 1):
+            for _ in range(6):
+                shift = 1.0 if domain == "target" else 0.0  # the target domain's normal files score higher
+                files.append({"domain": domain, "label": label, "score": float(rng.normal(shift + 2 * label))})
+    m = _metrics(files, "score", 0.1)
+    for d in ("source", "target"):
+        mine = [f for f in files if f["domain"] == d or f["label"] == 1]
+        assert m[f"auc_{d}"] == roc_auc_score([f["label"] for f in mine], [f["score"] for f in mine])
+    y, s = [f["label"] for f in files], [f["score"] for f in files]
+    assert (m["auc"], m["pauc"]) == (roc_auc_score(y, s), roc_auc_score(y, s, max_fpr=0.1))
+    assert m["auc_source"] > m["auc_target"]  # the shifted domain is harder, as built
+    no_domain = [{**f, "domain": "-"} for f in files]
+    assert _metrics(no_domain, "score", 0.1)["auc_source"] is None
+
+
+def test_evaluate_reads_dcase_2021_domains_from_the_names(dcase, tmp_path, capsys):
+    """section_XX_{source,target}_test_{normal,anomaly}_*.wav: a pooled model's table gains the domain columns."""
+    test = tmp_path / "fan" / "test"
+    rng = np.random.default_rng(5)
+    for domain in ("source", "target"):
+        for label in ("normal", "anomaly"):
+            for k in range(3):
+                y = _clip(rng, "fan", label)
+                save_audio(test / f"section_00_{domain}_test_{label}_{k:04d}.wav", y, SR)
+    pooled = fit_model(dcase["train"], tmp_path / "pooled", seed=0, device="cpu", progress=False,
+                       detector_overrides=TINY)  # fmt: skip
+    assert main(["evaluate", str(pooled), str(test), "--out", str(tmp_path / "e"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| AUC source | AUC target |" in out
+    row = next(r for r in _rows(tmp_path / "e" / "evaluate.csv") if r["section"] == "section_00")
+    assert row["auc_source"] and row["auc_target"] and (row["n_normal"], row["n_anomalous"]) == ("6", "6")
+    files = _rows(tmp_path / "e" / "evaluate_files.csv")
+    assert sorted({f["domain"] for f in files}) == ["source", "target"]

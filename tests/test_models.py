@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import adskit.models.autoencoder as autoencoder
-from adskit.models import ACTIVATIONS, VAE, Autoencoder, glorot_init_
+from adskit.models import ACTIVATIONS, VAE, Autoencoder, fuse_batchnorm, glorot_init_
 
 
 def test_same_seed_same_parameters_different_seed_different():
@@ -81,3 +81,27 @@ def test_shared_layers_keep_the_old_names_and_layouts():
     assert [type(m).__name__ for m in vae.decoder] == ["Linear", "ReLU", "Dropout", "Linear"]
     with pytest.raises(ValueError, match="hidden"):
         VAE(6, hidden=(4, 0))
+
+
+def test_fuse_batchnorm_gives_the_evaluation_outputs_and_leaves_the_model_alone():
+    """Linear + BatchNorm folded into one Linear: equal to the eval-mode network (oracle: the network itself)."""
+    torch.manual_seed(0)
+    ae = Autoencoder(640, (128, 128, 128, 128), 8, batchnorm=True, seed=0)
+    ae.train()
+    for _ in range(5):  # running statistics away from (0, 1), affine parameters away from (1, 0)
+        ae(torch.randn(256, 640) * 3 + 1)
+    with torch.no_grad():
+        for m in ae.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.weight.uniform_(0.5, 2.0)
+                m.bias.normal_()
+    x = torch.randn(300, 640) * 3 + 1
+    fused = fuse_batchnorm(ae)
+    assert ae.training  # untouched: still in training mode, still with its BatchNorm layers
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in ae.modules()) == 9
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in fused.modules())
+    with torch.no_grad():
+        want = ae.eval()(x)
+        got = fused(x)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
+    assert not any(p.requires_grad for p in fused.parameters())

@@ -73,18 +73,28 @@ class AudioFileError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def _open_info(path: Path) -> Any:
+def _check_path(path: Path) -> None:
     if not path.exists():
         raise AudioFileError(path, f"file not found (expected an audio file: {', '.join(AUDIO_EXTENSIONS)})")
     if not path.is_file():
         raise AudioFileError(path, "is not a regular file (expected an audio file)")
+
+
+def _not_readable(path: Path, exc: Exception) -> AudioFileError:
+    return AudioFileError(path, f"not a readable audio file (truncated, corrupt or not audio): {exc}")
+
+
+def _open(path: Path) -> sf.SoundFile:
+    """The file opened for reading (a context manager); a missing, unreadable or empty file is an AudioFileError."""
+    _check_path(path)
     try:
-        info = sf.info(str(path))
+        fh = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(path, f"not a readable audio file (truncated, corrupt or not audio): {exc}") from exc
-    if info.frames <= 0:
+        raise _not_readable(path, exc) from exc
+    if fh.frames <= 0:
+        fh.close()
         raise AudioFileError(path, "empty audio file (0 frames); expected at least one sample")
-    return info
+    return fh
 
 
 def audio_info(path: str | os.PathLike) -> dict:
@@ -106,16 +116,16 @@ def audio_info(path: str | os.PathLike) -> dict:
         If the file is missing, empty or not readable audio.
     """
     path = Path(path)
-    info = _open_info(path)
-    return {
-        "path": str(path),
-        "sr": int(info.samplerate),
-        "channels": int(info.channels),
-        "frames": int(info.frames),
-        "duration": float(info.frames) / float(info.samplerate),
-        "format": str(info.format),
-        "subtype": str(info.subtype),
-    }
+    with _open(path) as info:
+        return {
+            "path": str(path),
+            "sr": int(info.samplerate),
+            "channels": int(info.channels),
+            "frames": int(info.frames),
+            "duration": float(info.frames) / float(info.samplerate),
+            "format": str(info.format),
+            "subtype": str(info.subtype),
+        }
 
 
 def load_audio(
@@ -175,21 +185,24 @@ def load_audio(
         raise ValueError(f"start: expected an int sample index >= 0, got {start!r}")
     if frames is not None and (isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1):
         raise ValueError(f"frames: expected None or an int >= 1, got {frames!r}")
-    info = _open_info(path)
-    n_ch = int(info.channels)
-    if channel != "mix" and not -n_ch <= int(channel) < n_ch:
-        raise AudioFileError(
-            path, f"channel index {channel} out of range: the file has {n_ch} channel(s) (0..{n_ch - 1})"
-        )
-    duration = info.frames / info.samplerate
-    if duration < min_duration:
-        raise AudioFileError(path, f"too short: {duration:.3f} s, expected at least {min_duration:g} s")
-    try:
-        data, native_sr = sf.read(
-            str(path), start=int(start), frames=-1 if frames is None else int(frames), dtype="float32", always_2d=True
-        )
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(path, f"could not decode audio (truncated or corrupt): {exc}") from exc
+    with _open(path) as info:  # one open: the header checks, then the samples
+        n_ch = int(info.channels)
+        if channel != "mix" and not -n_ch <= int(channel) < n_ch:
+            raise AudioFileError(
+                path, f"channel index {channel} out of range: the file has {n_ch} channel(s) (0..{n_ch - 1})"
+            )
+        duration = info.frames / info.samplerate
+        if duration < min_duration:
+            raise AudioFileError(path, f"too short: {duration:.3f} s, expected at least {min_duration:g} s")
+        native_sr = int(info.samplerate)
+        try:
+            first = min(int(start), info.frames)
+            n = info.frames - first if frames is None else min(int(frames), info.frames - first)
+            if first:
+                info.seek(first)
+            data = info.read(n, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(path, f"could not decode audio (truncated or corrupt): {exc}") from exc
     if data.shape[0] == 0:
         where = f" from sample {start} (the file has {info.frames})" if start else ""
         raise AudioFileError(path, f"empty audio file (0 frames decoded{where}); expected at least one sample")

@@ -22,7 +22,7 @@ from .._utils import check_positive, resolve_device
 from ..bandwidth import ess_bandwidth, parse_bandwidth_rule
 from ..kde import median_heuristic, standardize_with
 from ..losses import anomaly_score
-from ..models import Autoencoder
+from ..models import Autoencoder, fuse_batchnorm
 from ._training import EpochBatches, Plan, Stream, train_loop
 from .base import BaseDetector
 from .checkpoint import CheckpointMixin
@@ -285,19 +285,35 @@ class AEDetector(CheckpointMixin, BaseDetector):
     def _scores_t(self, Z: torch.Tensor) -> torch.Tensor:
         return anomaly_score(Z, self.model_(Z))
 
+    def _inference_model(self) -> torch.nn.Module:
+        """``model_`` for scoring: in evaluation mode, BatchNorm folded into its Linear layers
+        (:func:`adskit.models.fuse_batchnorm`: the same outputs up to rounding, a pass cheaper per layer). Made
+        again whenever ``model_`` changes (another module, device, or any parameter or buffer written in place:
+        their version counters)."""
+        state = self.model_.state_dict(keep_vars=True).values()
+        key = (id(self.model_), *((t.device, t.dtype, t._version) for t in state))
+        cached = self.__dict__.get("_fused")
+        if cached is None or cached[0] != key:
+            cached = (key, fuse_batchnorm(self.model_))
+            self.__dict__["_fused"] = cached
+        return cached[1]
+
     @torch.no_grad()
     def _scores(
         self, X: torch.Tensor, standardized: bool = False, batch_size: int = 8192, per_row: Callable | None = None
     ) -> np.ndarray:
         """A(x) per row (float64, (n,)), ``batch_size`` rows per pass; X raw, or the standardised Z on the device.
-        ``per_row`` replaces A (a function of the standardised batch, e.g. the residuals)."""
-        self.model_.eval()
+        ``per_row(z, net)`` replaces A (a function of the standardised batch and the network, e.g. the
+        residuals)."""
+        if self.model_.training:
+            self.model_.eval()
+        net = self._inference_model()
         dev = self._mean_t.device
-        per_row = self._scores_t if per_row is None else per_row
+        per_row = (lambda z, f: anomaly_score(z, f(z))) if per_row is None else per_row
         out = []
         for i in range(0, X.shape[0], batch_size):
             z = X[i : i + batch_size]
-            out.append(per_row(z if standardized else self._transform(z.to(dev, torch.float32))).cpu())
+            out.append(per_row(z if standardized else self._transform(z.to(dev, torch.float32)), net).cpu())
         return torch.cat(out).double().numpy()
 
     # ------------------------------------------------------------------------------------------- fitting
@@ -564,7 +580,7 @@ class AEDetector(CheckpointMixin, BaseDetector):
             As :meth:`anomaly_score`.
         """
         X = torch.as_tensor(self._fitted_input(X))
-        return self._scores(X, batch_size=batch_size, per_row=lambda z: z - self.model_(z))
+        return self._scores(X, batch_size=batch_size, per_row=lambda z, net: z - net(z))
 
     def _fitted_input(self, X) -> np.ndarray:
         """X checked against the fitted detector (float32, ``n_features_in_`` columns, finite)."""

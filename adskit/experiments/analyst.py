@@ -307,8 +307,9 @@ def fit_model(
         The frame score: the AE's squared reconstruction error (BU paper eq 5), or the residual Mahalanobis
         distance of the DCASE 2023-2026 baselines (:class:`adskit.detectors.ResidualMahalanobis`, fitted after
         training on the residuals of the training vectors: all of them, or :data:`MAHALANOBIS_MAX_ROWS` drawn at
-        random; shrinkage where the covariance is ill conditioned), saved as ``mahalanobis.pt`` beside the
-        detector.
+        random; shrinkage where the covariance is ill conditioned). The residual covariance is fitted and saved
+        as ``mahalanobis.pt`` beside the detector whichever score is chosen, so that ``adskit evaluate`` can
+        report both; ``score`` says which one gives the calibration, the threshold and the decisions.
     aggregate : {"max", "mean"}
         The clip score: max over frames (WASPAA 2019 eq 11) or their mean (the DCASE baselines').
     preset : str
@@ -425,10 +426,11 @@ def fit_model(
                 source = _WithSomethingElse(sampler, X_else, rng)
             det.fit_batches(source)
             det.progress = False
-            scorer = det if score == "mse" else _fit_mahalanobis(det, cache, train, sampler)
+            maha = _fit_mahalanobis(det, cache, train, sampler)  # always: adskit evaluate compares both scores
             detectors.append(det)
-            scorers.append(scorer)
-            entries.append(_entry(det, scorer, sec, calib, train, seconds, record, asked))
+            scorers.append(maha)
+            entries.append(_entry(det, det if score == "mse" else maha, sec, calib, train, seconds, record, asked))
+            _note_scorer(entries[-1], maha, sec)
     info = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -445,9 +447,8 @@ def fit_model(
         for det, scorer, entry in zip(detectors, scorers, entries, strict=True):
             det.save(tmp / entry["detector"])
             entry["detector_sha256"] = file_sha256(tmp / entry["detector"])
-            if scorer is not det:
-                scorer.save(tmp / entry["scorer"])
-                entry["scorer_sha256"] = file_sha256(tmp / entry["scorer"])
+            scorer.save(tmp / entry["scorer"])
+            entry["scorer_sha256"] = file_sha256(tmp / entry["scorer"])
         atomic_write_json(tmp / MODEL_FILE, info)
         _check_out(out, force)  # again: another process may have written there meanwhile
         _place(tmp, out)
@@ -506,11 +507,14 @@ def _entry(
             "something_else": else_record,
         },
     }
-    if isinstance(scorer, ResidualMahalanobis):
-        entry["scorer"] = f"{where}{SCORER_FILE}"
-        entry["fitted"]["mahalanobis"] = {"method": scorer.method_, "shrinkage": scorer.shrinkage_,
-                                          "condition": _finite(scorer.condition_), "n_residuals": scorer.n_residuals_}  # fmt: skip
     return entry
+
+
+def _note_scorer(entry: dict, maha: ResidualMahalanobis, section: str | None) -> None:
+    """Record the residual Mahalanobis scorer in a model entry (its file, and how its covariance was fitted)."""
+    entry["scorer"] = f"{'' if section is None else f'{section}/'}{SCORER_FILE}"
+    entry["fitted"]["mahalanobis"] = {"method": maha.method_, "shrinkage": maha.shrinkage_,
+                                      "condition": _finite(maha.condition_), "n_residuals": maha.n_residuals_}  # fmt: skip
 
 
 def fit_summary(folder: str | os.PathLike) -> list[str]:

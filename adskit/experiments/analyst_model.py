@@ -5,8 +5,9 @@ A model directory holds two files, written together (a partial sibling folder re
 * ``detector.pt`` - the fitted :class:`adskit.detectors.AEDetector` in the kit's safe checkpoint format
   (:mod:`adskit.detectors.checkpoint`: tensors + JSON, read with ``torch.load(weights_only=True)``, never
   unpickled);
-* ``mahalanobis.pt`` - with score "mahalanobis" only: the residual covariance
-  (:class:`adskit.detectors.ResidualMahalanobis`), in the same safe format;
+* ``mahalanobis.pt`` - the residual covariance (:class:`adskit.detectors.ResidualMahalanobis`), in the same
+  safe format: written whatever the score (``adskit evaluate`` reports both), used for decisions with score
+  "mahalanobis" (directories of adskit 0.x before this change hold it with that score only);
 * ``model.json`` - everything else, readable without the kit (:data:`MODEL_FORMAT`, version
   :data:`MODEL_FORMAT_VERSION`)::
 
@@ -16,8 +17,9 @@ A model directory holds two files, written together (a partial sibling folder re
                       (``adskit fit --per-section``; DCASE 2021+), each detector in a sub-folder named by its section
         section, detector ("detector.pt" or "<section>/detector.pt"), detector_sha256, preset, cost, seed,
                         settings (constructor arguments)
-        score           "mse" (the AE's squared reconstruction error) or "mahalanobis" (the residual Mahalanobis
-                        distance of the DCASE 2023-2026 baselines; then ``scorer``, ``scorer_sha256``: its file)
+        score           the score of the calibration, threshold and decisions: "mse" (the AE's squared
+                        reconstruction error) or "mahalanobis" (the residual Mahalanobis distance of the DCASE
+                        2023-2026 baselines); ``scorer``, ``scorer_sha256``: the residual covariance's file
         aggregate       "max" (clip score = max over frames, WASPAA 2019 eq 11) or "mean" (the DCASE baselines')
         fitted          values set from the training data: scaler mean/scale (d,), h and the bandwidth rule (BU),
                         C (SNP/BU), updates, seconds
@@ -105,6 +107,8 @@ class AnalystModel:
     scorer : AEDetector, ResidualMahalanobis or None
         What gives the frame scores (:attr:`score`): the detector itself (None: "mse") or the residual
         Mahalanobis scorer on it.
+    mahalanobis : ResidualMahalanobis or None
+        The residual Mahalanobis scorer when the directory stores one (whatever :attr:`score` is).
     """
 
     folder: Path
@@ -114,10 +118,22 @@ class AnalystModel:
     feature_config: FeatureConfig
     calibration_scores: np.ndarray
     scorer: AEDetector | ResidualMahalanobis | None = None
+    mahalanobis: ResidualMahalanobis | None = None
 
     def __post_init__(self) -> None:
         if self.scorer is None:
             self.scorer = self.detector
+        if self.mahalanobis is None and isinstance(self.scorer, ResidualMahalanobis):
+            self.mahalanobis = self.scorer
+
+    @property
+    def scorers(self) -> dict[str, AEDetector | ResidualMahalanobis]:
+        """Every frame score this directory can give, by name (:data:`SCORES`): "mse" always, "mahalanobis" when
+        the residual covariance is stored (every directory ``adskit fit`` writes now)."""
+        out: dict[str, AEDetector | ResidualMahalanobis] = {"mse": self.detector}
+        if self.mahalanobis is not None:
+            out["mahalanobis"] = self.mahalanobis
+        return out
 
     @property
     def score(self) -> str:
@@ -190,17 +206,18 @@ def _load_entry(folder: Path, info: dict, entry: dict, device: str) -> AnalystMo
     if ckpt.is_file() and file_sha256(ckpt) != entry.get("detector_sha256"):
         raise ValueError(f"{ckpt}: not the checkpoint {MODEL_FILE} was written with (SHA-256 differs)")
     detector = AEDetector.load(ckpt, device=device)
-    scorer = None
+    maha = None
     score = entry.get("score", "mse")
     if score not in SCORES:
         raise ValueError(f"{folder / MODEL_FILE}: score {score!r} is not one this adskit knows ({SCORES}); upgrade")
-    if score == "mahalanobis":
+    if score == "mahalanobis" or entry.get("scorer"):
         path = folder / entry["scorer"]
         if path.is_file() and file_sha256(path) != entry.get("scorer_sha256"):
             raise ValueError(f"{path}: not the file {MODEL_FILE} was written with (SHA-256 differs)")
-        scorer = ResidualMahalanobis.load(path, detector)
+        maha = ResidualMahalanobis.load(path, detector)
     scores = np.asarray(entry["calibration"]["clip_scores"], dtype=np.float64)
-    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores, scorer)
+    scorer = maha if score == "mahalanobis" else None
+    return AnalystModel(folder, info, entry, detector, FeatureConfig(**info["features"]), scores, scorer, maha)
 
 
 def load_model(folder: str | os.PathLike, section: str | None = None, device: str = "cpu") -> AnalystModel:

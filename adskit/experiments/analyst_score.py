@@ -75,6 +75,7 @@ def recording_scores(
     channel: str | int = "mix",
     extractor: LogMel | None = None,
     on_chunk: Callable[[float], None] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame anomaly scores of one recording of any length, computed chunk by chunk.
 
@@ -101,6 +102,8 @@ def recording_scores(
         A log-mel extractor of ``cfg`` to reuse (None: one is made, on the CPU).
     on_chunk : callable or None
         Called with the seconds of audio each chunk advances (for a progress bar).
+    info : mapping or None
+        The file's :func:`adskit.audio.io.audio_info`, when the caller has it already (None: read here).
 
     Returns
     -------
@@ -117,7 +120,7 @@ def recording_scores(
         ``chunk_seconds`` is not > 0, or the detector does not match ``cfg`` (:func:`adskit.scores.frame_scores`).
     """
     path = Path(path)
-    info = audio_info(path)
+    info = audio_info(path) if info is None else info
     sr0, n0, t_sr = info["sr"], info["frames"], cfg.sr
     g = math.gcd(sr0, t_sr)
     per_n, per_t = sr0 // g, t_sr // g  # per_n native samples <-> per_t target samples, exactly
@@ -256,6 +259,7 @@ def score_rows(
     rho: float | None = None,
     *,
     frames: bool = False,
+    compare: bool = False,
     chunk_seconds: float | None = CHUNK_SECONDS,
     progress: bool = True,
 ) -> list[dict]:
@@ -270,6 +274,10 @@ def score_rows(
         As :func:`thresholds`.
     frames : bool
         Keep each file's frame times and scores in the row (``"frames"``: two arrays (V,)).
+    compare : bool
+        Also give every scored row ``"compare"``: the clip score of each frame score the model directory holds
+        (:attr:`AnalystModel.scorers`: "mse", "mahalanobis") under each clip rule ("max", "mean"), keyed
+        ``"<score>, <rule>"``. A frame score other than the model's own costs a second pass over the file.
     chunk_seconds : float or None
         As :func:`recording_scores`.
     progress : bool
@@ -286,12 +294,13 @@ def score_rows(
     from tqdm.auto import tqdm
 
     thr = thresholds(models, rho)
-    durations: dict[Path, float] = {}
+    infos: dict[Path, dict] = {}
     for p in paths:
         try:
-            durations[p] = audio_info(p)["duration"]
+            infos[p] = audio_info(p)
         except (AudioFileError, OSError):
             pass  # the row says why
+    durations = {p: i["duration"] for p, i in infos.items()}
     extractors = {sec: LogMel(m.feature_config, device="cpu") for sec, m in models.items()}
     rows = []
     bar = tqdm(total=sum(durations.values()), unit="s", desc="scoring", disable=not progress, file=sys.stderr)
@@ -306,11 +315,13 @@ def score_rows(
         try:
             times, s = recording_scores(
                 m.scorer, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
-                on_chunk=bar.update,
+                on_chunk=bar.update, info=infos.get(p),
             )  # fmt: skip
             i = int(np.argmax(s))
             row.update(score=float(clip_scores([s], m.aggregate)[0]), max_frame_time_s=float(times[i]))
             row["decision"] = int(row["score"] > thr[sec]["threshold"])
+            if compare:
+                row["compare"] = _compare(m, p, s, chunk_seconds, extractors[sec], infos.get(p))
             if frames:
                 row["frames"] = (times, s)
         except (AudioFileError, OSError, ValueError) as exc:
@@ -318,6 +329,19 @@ def score_rows(
         rows.append(row)
     bar.close()
     return rows
+
+
+def _compare(
+    m: AnalystModel, path: Path, own: np.ndarray, chunk_seconds: float | None, extractor: LogMel, info: dict | None
+) -> dict[str, float]:
+    """Clip scores of one file under every frame score of ``m`` and both clip rules (``own``: the model's frames)."""
+    out = {}
+    for name, scorer in m.scorers.items():
+        s = own if name == m.score else recording_scores(scorer, path, m.feature_config, chunk_seconds=chunk_seconds,
+                                                         extractor=extractor, info=info)[1]  # fmt: skip
+        for rule in ("max", "mean"):
+            out[f"{name}, {rule}"] = float(clip_scores([s], rule)[0])
+    return out
 
 
 @dataclass

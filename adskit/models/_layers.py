@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "glorot_init_"]
+__all__ = ["ACTIVATIONS", "fuse_batchnorm", "glorot_init_"]
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -110,3 +110,38 @@ def mlp(sizes: Sequence[int], activation: str, *, dropout: float = 0.0, batchnor
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
     return layers
+
+
+def fuse_batchnorm(module: nn.Module) -> nn.Module:
+    """An inference copy of ``module`` with every ``Linear`` followed by ``BatchNorm1d`` folded into one ``Linear``.
+
+    In evaluation mode BatchNorm is the affine map y = gamma (x - mu) / sqrt(var + eps) + beta with its running
+    statistics, so Linear then BatchNorm is one Linear with weight diag(s) W and bias s (b - mu) + beta,
+    s = gamma / sqrt(var + eps) (``torch.nn.utils.fusion.fuse_linear_bn_eval``). The copy computes the evaluation
+    mode outputs of ``module`` up to float rounding, one pass over each layer's outputs cheaper; ``module``
+    itself is not changed.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Any module; pairs are found inside every ``nn.Sequential`` (a Linear immediately followed by a
+        BatchNorm1d of its width).
+
+    Returns
+    -------
+    nn.Module
+        A deep copy in evaluation mode, without gradients.
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_linear_bn_eval
+
+    out = copy.deepcopy(module).eval()
+    for seq in [m for m in out.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            lin, bn = seq[i], seq[i + 1]
+            if isinstance(lin, nn.Linear) and isinstance(bn, nn.BatchNorm1d) and bn.track_running_stats:
+                seq[i] = fuse_linear_bn_eval(lin, bn)
+                seq[i + 1] = nn.Identity()
+    out.requires_grad_(False)
+    return out

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import sklearn
 from sklearn.exceptions import NotFittedError
 
 from .._utils import as_float_tensor
@@ -168,7 +169,8 @@ def frame_scores(detector: Any, spectrogram: Any) -> np.ndarray:
     if S.shape[0] < frames:
         raise ValueError(f"spectrogram: {S.shape[0]} frames, fewer than the {frames}-frame context")
     X = stack_context(S, frames) if frames > 1 else S
-    return detector.anomaly_score(X.cpu().numpy())
+    with sklearn.config_context(assume_finite=True):  # S was checked finite above; skip the second scan
+        return detector.anomaly_score(X.cpu().numpy())
 
 
 def score_clips(

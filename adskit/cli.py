@@ -19,6 +19,7 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -532,11 +533,26 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg", force=True)
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"adskit: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # restored on return: a caller's own warning display is left as it was
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"adskit: error: {exc}", file=sys.stderr)
+            return 2
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on standard error, ``warning: <Category>: <message>``: a command's user reads what
+    happened, not the library's source line."""
+    print(f"warning: {category.__name__}: {message}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":

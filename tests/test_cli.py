@@ -127,3 +127,25 @@ def test_a_failing_figure_never_loses_the_numbers(tmp_path, capsys, monkeypatch)
     for name in ("summary.json", "summary.md", "verify.json", "verify.md"):
         assert (tmp_path / name).stat().st_size > 100, name
     assert not (tmp_path / "verify_cells.png").exists()
+
+
+def test_a_warning_is_one_line_on_stderr_and_the_display_is_restored(tmp_path, capsys, monkeypatch):
+    """A library warning raised during a command reads `warning: Category: message`, without a source line."""
+    import warnings
+
+    import adskit.cli as cli
+    from adskit.kde import BandwidthWarning
+
+    def warn_then_fail(*args, **kwargs):
+        warnings.warn("the BU weights are nearly uniform", BandwidthWarning, stacklevel=2)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli, "evaluate_model", warn_then_fail)
+    before = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["evaluate", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "warning: BandwidthWarning: the BU weights are nearly uniform" in err
+    assert not any(".py:" in line for line in err)  # no file:line of the library
+    assert warnings.showwarning is before

@@ -23,9 +23,12 @@
 #   the target false-alarm rate ρ; each method's threshold is then its own φ_ρ (Neyman-Pearson, fitted on
 #   held-out normal clips). Watch the false alarms on rare-normal clips per method.
 # * **Weights diagnostic**: whether BU's weights single out the rare-normal training vectors at all.
+# * **Your detector, from the commands** (section 7): the threshold explorer on a model directory of `adskit fit`
+#   and a scores CSV of `adskit score`, loaded as they are (nothing retrains).
 #
 # **Two users.** A lecturer runs it top to bottom on the synthetic default (`DATA_DIR = None`); an analyst sets
-# `DATA_DIR` to a folder of their own recordings (layout below).
+# `DATA_DIR` to a folder of their own recordings (layout below), and `MODEL_DIR` / `SCORES_CSV` to what the
+# commands wrote (section 7).
 #
 # **Presentation mode** (the notebook without code, for a class):
 # `voila notebooks/04_interactive_thresholds.ipynb` (from the repository root, with the `ui` extra installed),
@@ -35,6 +38,9 @@
 FAST = True  # tiny data and short training (about a minute on 2 CPU cores); False: the lecture-sized run
 SEED = 0
 DATA_DIR = None  # None: the synthetic default; or a folder with train/ (normal clips) and test/ (see section 2)
+MODEL_DIR = None  # section 7: a model directory of `adskit fit` (None, with SCORES_CSV None: a demo one)
+SCORES_CSV = None  # section 7: the CSV `adskit score MODEL_DIR ... --out scores.csv` wrote with that model
+FRAMES_DIR = None  # section 7, optional: the `--frames` folder of the same `adskit score` run
 
 # %%
 # %matplotlib inline
@@ -44,6 +50,7 @@ from IPython.display import display
 
 from adskit import seed_everything
 from adskit.bandwidth import weight_share
+from adskit.experiments.analyst_results import demo_results, scoreset_from_results
 from adskit.experiments.thresholds import LECTURE_RARITY, build_scoreset, lecture_clips, training_vectors
 from adskit.experiments.verification import make_ring_data
 from adskit.threshold import NeymanPearsonThreshold
@@ -205,3 +212,72 @@ for m in scoreset.methods:
 batch = training_vectors(DATA_DIR, fast=FAST, seed=SEED, n=300)
 bw_feat = bandwidth_explorer(batch, h=bu.h_, eps=bu.eps, standardize=(bu.mean_, bu.scale_))
 display(bw_feat)
+
+# %% [markdown]
+# ## 7 · Your detector, from the commands
+#
+# The analyst's path trains once and scores later, from a terminal:
+#
+# ```
+# adskit fit --normal my_normal_recordings/ --out my_model          # a model directory, with calibration scores
+# adskit score my_model new_recordings/ --frames frames/ --out scores.csv
+# ```
+#
+# Set `MODEL_DIR`, `SCORES_CSV` (and `FRAMES_DIR` for the time plots) in the first cell to open them here:
+# `adskit.experiments.analyst_results.scoreset_from_results` reads the files as they are, nothing retrains.
+# The ρ slider fits φ_ρ on the model's stored calibration clip scores (held-out normal recordings), so at any ρ
+# it is the threshold `adskit score --rho` would apply. Labels come from the file names, read as every command
+# reads them (`normal_*` / `anomaly_*`, DCASE and MIMII names; `rare` in a normal name marks rare-normal):
+# the panel counts false alarms and detections, so files without a label, and rows with an error, are left out
+# and listed (a `file,label` CSV, as `adskit evaluate --labels` takes, is the function's `labels` argument).
+#
+# With both left at `None` this cell makes a small demo once with the kit's own functions, the same calls as the
+# two commands (`fit_model` with the RE cost and ρ = 0.1, `score_files` with frames), on the lecture clips of
+# section 2, into the data folder; a later run loads it, and says which it did. The lecture's test clip names
+# do not say which hold the rare-normal process, so here every normal clip counts as frequent-normal.
+
+# %%
+if MODEL_DIR is None and SCORES_CSV is None:
+    demo = demo_results(fast=FAST, seed=SEED)
+    model_dir, scores_csv, frames_dir = demo["model_dir"], demo["scores_csv"], demo["frames_dir"]
+    how = "made" if demo["made"] else "loaded"
+    print(f"{how} the demo results (fit + score on the lecture clips) in {demo['folder']}")
+elif MODEL_DIR is None or SCORES_CSV is None:
+    raise ValueError("set both MODEL_DIR and SCORES_CSV (or neither, for the demo)")
+else:
+    model_dir, scores_csv, frames_dir = MODEL_DIR, SCORES_CSV, FRAMES_DIR
+    print(f"loaded your results: model {model_dir}, scores {scores_csv}, frames {frames_dir}")
+results = scoreset_from_results(model_dir, scores_csv, frames_dir)
+m = results.methods[0]
+print(f"{results.n_clips} labelled files:", {p: results.process.count(p) for p in ("frequent", "rare", "anomaly")},
+      f"| φ_ρ is fitted on the model's {len(results.train_scores[m])} calibration clip scores")  # fmt: skip
+for b in results.info["left_out"]:
+    print(f"left out: {b['path']}: {b['reason']}")
+rho0 = results.info["default_rho"]
+same = (results.clip_scores(m) > results.phi_rho(m, rho0)).astype(int) == np.array(results.info["csv_decisions"])
+phi0 = results.phi_rho(m, rho0)
+print(f"at the model's default ρ = {rho0:g}, φ_ρ = {phi0:.4g} decides {same.sum()} of {same.size} files as the "
+      "CSV's decision column does" + ("" if same.all() else " (the CSV was scored at another --rho)"))  # fmt: skip
+panel_results = threshold_explorer(results, rho=rho0)
+display(panel_results)
+
+# %% [markdown]
+# The false alarms the panel's threshold raises on the normal files of the CSV, with a 95 % Clopper-Pearson
+# interval (`NeymanPearsonThreshold.check`). With K calibration clips φ_ρ promises k / (K + 1), k = max(⌊ρK⌋, 1):
+# never less than 1 / (K + 1), whatever ρ asks. Move the slider and run this cell again.
+
+# %%
+rho = panel_results.state["rho"]
+t = NeymanPearsonThreshold(rho).fit(results.train_scores[m])
+c = t.check(results.clip_scores(m)[np.array(results.process) != "anomaly"])
+K = t.n_fit_
+promise = max(int(np.floor(rho * K)), 1) / (K + 1)  # what K exchangeable calibration clips promise at this ρ
+print(f"{m} at the panel's ρ = {rho:.3g}: φ_ρ = {t.threshold_:.4g} from K = {K} calibration clips promises "
+      f"{promise:.3f}; {c['n_false_positives']}/{c['n']} normal files above it -> realised false-alarm rate "
+      f"{c['fpr']:.2f} (95% CI {c['ci_low']:.2f}-{c['ci_high']:.2f}): {c['verdict']} for ρ")  # fmt: skip
+print({"holds": "ρ lies in the interval: these files show no sign that the promise is broken",
+       "conservative": "the whole interval lies below ρ: fewer false alarms than promised",
+       "violated": "the whole interval lies above ρ: more false alarms than ρ (new files unlike the calibration "
+                   "clips, or a ρ below what K clips can promise)"}[c["verdict"]])  # fmt: skip
+if promise > rho:
+    print(f"ρ = {rho:.3g} is below 1/(K+1) = {1 / (K + 1):.3f}: {K} calibration clips cannot promise it")

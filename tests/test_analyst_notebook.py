@@ -62,14 +62,15 @@ def test_clip_scores_labels_and_left_out_files_come_from_the_csv(results):
     with open(results["csv"], newline="") as fh:
         rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(fh)}
     assert sorted(ss.names) == sorted([f"normal_{k:03d}.wav" for k in range(4)]
-                                      + [f"anomaly_{k:03d}.wav" for k in range(4)] + ["rare_b.wav"])  # fmt: skip
-    for name, s, p in zip(ss.names, ss.clip_scores("RE"), ss.process, strict=True):
+                                      + [f"anomaly_{k:03d}.wav" for k in range(4)] + ["rare_b.wav", "recording.wav"])  # fmt: skip
+    for name, s, p, y in zip(ss.names, ss.clip_scores("RE"), ss.process, ss.labels, strict=True):
         assert s == pytest.approx(float(rows[name]["score"]), rel=1e-8)
-        assert p == ("anomaly" if name.startswith("anomaly") else "rare" if name.startswith("rare") else "frequent")
+        want = ("anomaly" if name.startswith("anomaly") else "rare" if name.startswith("rare")
+                else "unlabelled" if name == "recording.wav" else "frequent")  # fmt: skip
+        assert p == want and y == {"anomaly": 1, "unlabelled": -1}.get(p, 0)
     assert all(len(f) == 1 for f in ss.scores["RE"])  # without frames: one frame per clip, its clip score
     reasons = {b["path"].rsplit("/", 1)[-1]: b["reason"] for b in ss.info["left_out"]}
-    assert set(reasons) == {"recording.wav", "normal_bad.wav"}
-    assert reasons["recording.wav"].startswith("no label in its name")
+    assert set(reasons) == {"normal_bad.wav"}  # the new recording without a label is kept, as unlabelled
     assert reasons["normal_bad.wav"].startswith("not scored:")
 
 
@@ -87,7 +88,7 @@ def test_phi_rho_is_the_threshold_adskit_score_applies(results):
 
 def test_frames_give_the_time_series_and_the_explorer_opens_them(results):
     ss = scoreset_from_results(results["model"], results["csv"], frames_dir=results["frames"])
-    assert ss.n_clips == 9 and min(len(f) for f in ss.scores["RE"]) > 10
+    assert ss.n_clips == 10 and min(len(f) for f in ss.scores["RE"]) > 10
     assert ss.times is not None and ss.times[0][0] > 0
     plain = scoreset_from_results(results["model"], results["csv"])
     np.testing.assert_allclose(ss.clip_scores("RE"), plain.clip_scores("RE"), rtol=1e-6)
@@ -95,8 +96,13 @@ def test_frames_give_the_time_series_and_the_explorer_opens_them(results):
     try:
         st = panel.state
         assert st["mode"] == "rho" and st["thresholds"]["RE"] == ss.phi_rho("RE", RHO)
-        normal = np.array(ss.process) != "anomaly"
+        normal = ss.labels == 0
         assert st["methods"]["RE"]["fp"] == int((ss.clip_scores("RE")[normal] > ss.phi_rho("RE", RHO)).sum())
+        unl = ss.labels == -1
+        re = st["methods"]["RE"]
+        assert re["n_unlabelled"] == 1 and re["n_normal"] + re["n_anomaly"] == 9  # in no rate
+        assert re["alarms_unlabelled"] == int((ss.clip_scores("RE")[unl] > ss.phi_rho("RE", RHO)).sum())
+        assert "alarms on unlabelled clips: RE" in panel.summary.value and "adskit-unlabelled" in panel.counts.value
         panel.rho.value = 0.5
         assert panel.state["thresholds"]["RE"] == ss.phi_rho("RE", 0.5)
     finally:
@@ -117,7 +123,7 @@ def test_frames_of_another_run_are_left_out(results, tmp_path):
     reasons = {b["path"].rsplit("/", 1)[-1]: b["reason"] for b in ss.info["left_out"]}
     assert "frames of another run" in reasons["anomaly_000.wav"]
     assert reasons["normal_001.wav"].startswith("no frame scores")
-    assert ss.n_clips == 7
+    assert ss.n_clips == 8
 
 
 def test_a_labels_csv_overrides_the_names(results, tmp_path):
@@ -138,8 +144,19 @@ def test_bad_inputs_are_refused(results, tmp_path):
         scoreset_from_results(results["model"], results["csv"], section="id_00")
     only_unlabelled = tmp_path / "unlabelled.csv"
     only_unlabelled.write_text("path,score,decision,max_frame_time_s,error\nx/recording.wav,1.5,1,0.5,\n")
-    with pytest.raises(ValueError, match="no labelled file"):
-        scoreset_from_results(results["model"], only_unlabelled)
+    only = scoreset_from_results(results["model"], only_unlabelled)  # new recordings only: all unlabelled
+    assert only.process == ["unlabelled"] and only.labels.tolist() == [-1]
+    panel = threshold_explorer(only, rho=RHO)
+    try:
+        re = panel.state["methods"]["RE"]
+        assert (re["n_normal"], re["n_anomaly"], re["n_unlabelled"]) == (0, 0, 1)
+        assert re["alarms_unlabelled"] == int(1.5 > only.phi_rho("RE", RHO))
+    finally:
+        panel.close()
+    errors_only = tmp_path / "errors.csv"
+    errors_only.write_text("path,score,decision,max_frame_time_s,error\nx/a.wav,,,,not readable\n")
+    with pytest.raises(ValueError, match="no file with a score"):
+        scoreset_from_results(results["model"], errors_only)
 
 
 def test_demo_results_are_made_once_and_keyed_by_the_version(tmp_path, monkeypatch):

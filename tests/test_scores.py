@@ -308,3 +308,21 @@ def test_frame_scores_refuse_a_spectrogram_of_other_bands_than_the_detectors():
     with pytest.raises(AttributeError, match=r"frame_scores moved: call adskit\.scores\.frame_scores"):
         det.frame_scores(rng.normal(size=(40, 64)))  # the old method name says where scoring went
     assert not hasattr(det, "no_such_attribute")  # every other missing name: the usual AttributeError
+
+
+def test_unlabelled_clips_are_tagged_both_ways_and_survive_save_and_load(tmp_path):
+    """label -1 exactly where process is "unlabelled" (an analyst's new recordings), kept through save / load."""
+    from adskit.scores import UNLABELLED, ScoreSet
+
+    scores = {"RE": [np.array([0.1, 0.2]), np.array([0.5]), np.array([2.0, 3.0])]}
+    ss = ScoreSet(
+        scores, np.array([0, UNLABELLED, 1]), ["frequent", "unlabelled", "anomaly"], train_scores={"RE": [0.1, 0.3]}
+    )
+    back = ScoreSet.load(ss.save(tmp_path / "ss"))
+    assert back.labels.tolist() == [0, -1, 1] and back.process == ss.process
+    with pytest.raises(ValueError, match="'unlabelled' must be exactly"):
+        ScoreSet(scores, np.array([0, UNLABELLED, 1]), ["frequent", "frequent", "anomaly"])
+    with pytest.raises(ValueError, match="'unlabelled' must be exactly"):
+        ScoreSet(scores, np.array([0, 0, 1]), ["frequent", "unlabelled", "anomaly"])
+    with pytest.raises(ValueError, match="expected 0 \\(normal\\), 1"):
+        ScoreSet(scores, np.array([0, 2, 1]), ["frequent", "frequent", "anomaly"])

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from .._utils import file_edges_sha256, settings_hash
-from ..audio.checks import bad_file, labelled_clips
+from ..audio.checks import bad_file
 from ..audio.clips import _apply_label_csv, parse_clip
 from ..audio.synth import default_data_dir
-from ..scores import ScoreSet, clip_scores
+from ..scores import UNLABELLED, ScoreSet, clip_scores
 from .analyst import fit_model
 from .analyst_model import load_models
 from .analyst_score import CSV_HEADER, _frames_name, score_files
@@ -106,9 +106,10 @@ def scoreset_from_results(
         come from the file names by the kit's one label reader (:func:`adskit.audio.clips.parse_clip`:
         ``normal_*`` / ``anomaly_*``, DCASE 2021+ and MIMII names): ``"anomaly"``; a normal file with the word
         ``rare`` in its name (also without a label word, ``rare_b.wav``) ``"rare"``, as notebook 04 reads
-        folders; other normal files ``"frequent"``. A ScoreSet holds labelled clips only (its labels are 0 / 1),
-        so files without a label, files with an error in the CSV, and files of another section are left out
-        and listed in ``info["left_out"]`` (``{"path", "role", "reason"}``). ``info`` also holds ``model_dir``,
+        folders; other normal files ``"frequent"``; a file whose name gives no label (an analyst's new
+        recordings) ``"unlabelled"`` (label -1: the panel counts its alarms, no rate or ROC uses it). Files with
+        an error in the CSV and files of another section are left out and listed in ``info["left_out"]``
+        (``{"path", "role", "reason"}``). ``info`` also holds ``model_dir``,
         ``scores_csv``, ``default_rho`` (the model's), ``csv_decisions`` (the CSV's decision per kept clip) and
         ``kind`` ``"results"``. ``audio`` = the CSV's paths (relative ones are read from the current folder, as
         ``adskit score`` wrote them); a file that is gone has no player.
@@ -119,7 +120,7 @@ def scoreset_from_results(
         No model directory, scores CSV, frames folder or labels CSV.
     ValueError
         A CSV that is not ``adskit score``'s, a directory of section models without ``section`` (or with an unknown
-        one), a bad labels CSV, or no labelled file with a score left.
+        one), a bad labels CSV, or no file with a score left.
     """
     models = load_models(model_dir)
     if section not in models:
@@ -150,11 +151,9 @@ def scoreset_from_results(
         clips = _apply_label_csv(root, clips, Path(labels).expanduser())
     # as notebook 04 reads folders: a name with the word "rare" and no label word is a rare-normal recording
     clips = [dataclasses.replace(c, label=0) if c.label is None and _is_rare(c.path) else c for c in clips]
-    label_of = dict(labelled_clips(clips, "score", left_out))
+    label_of = {c.path: UNLABELLED if c.label is None else int(c.label) for c in clips}
     names, process, scores, times, audio, decisions = [], [], [], [], [], []
     for r, c in zip(ok, clips, strict=True):
-        if c.path not in label_of:
-            continue
         y = label_of[c.path]
         if frames_dir is None:
             t, s = np.array([float(r["max_frame_time_s"] or 0.0)]), np.array([float(r["score"])])
@@ -176,18 +175,26 @@ def scoreset_from_results(
                 )
                 continue
         names.append(Path(r["path"]).name)
-        process.append("anomaly" if y == 1 else ("rare" if _is_rare(Path(r["path"])) else "frequent"))
+        process.append(
+            "unlabelled"
+            if y == UNLABELLED
+            else "anomaly"
+            if y == 1
+            else "rare"
+            if _is_rare(Path(r["path"]))
+            else "frequent"
+        )
         scores.append(s)
         times.append(t)
         audio.append(r["path"])
         decisions.append(int(r["decision"]))
     if not names:
         first = f": e.g. {left_out[0]['path']}: {left_out[0]['reason']}" if left_out else ""
-        raise ValueError(f"scores_csv: {scores_csv} has no labelled file with a score{first}")
+        raise ValueError(f"scores_csv: {scores_csv} has no file with a score{first}")
     method = model.entry["cost"].upper() + ("" if model.score == "mse" else f" {model.score}")
     return ScoreSet(
         {method: scores},
-        np.array([int(p == "anomaly") for p in process]),
+        np.array([UNLABELLED if p == "unlabelled" else int(p == "anomaly") for p in process]),
         process,
         names=names,
         times=times,

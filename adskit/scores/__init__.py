@@ -21,11 +21,12 @@ array([2. , 0.5])
 """
 
 from .clips import AGGREGATES, clip_decisions, clip_scores, frame_decisions, frame_scores, score_clips
-from .scoreset import PROCESSES, ScoreSet, demo_scoreset, scores_from_detectors
+from .scoreset import PROCESSES, UNLABELLED, ScoreSet, demo_scoreset, scores_from_detectors
 
 __all__ = [
     "AGGREGATES",
     "PROCESSES",
+    "UNLABELLED",
     "ScoreSet",
     "clip_decisions",
     "clip_scores",

@@ -26,10 +26,13 @@ from .._utils import atomic_write_bytes, atomic_write_json
 from ..threshold import NeymanPearsonThreshold
 from .clips import check_aggregate, clip_scores
 
-__all__ = ["PROCESSES", "ScoreSet", "demo_scoreset", "scores_from_detectors"]
+__all__ = ["PROCESSES", "UNLABELLED", "ScoreSet", "demo_scoreset", "scores_from_detectors"]
 
-#: per-clip process tags of a ScoreSet: normal frequent process, normal rare process, anomalous clip
-PROCESSES = ("frequent", "rare", "anomaly")
+#: per-clip process tags of a ScoreSet: normal frequent process, normal rare process, anomalous clip, and a clip
+#: without a label (an analyst's new recordings: counted as alarms, left out of every rate and the ROC)
+PROCESSES = ("frequent", "rare", "anomaly", "unlabelled")
+#: the label of an unlabelled clip
+UNLABELLED = -1
 _FORMAT_VERSION = 1
 
 
@@ -43,10 +46,11 @@ class ScoreSet:
         Per method, the frame anomaly scores of every clip (higher = more anomalous). Every method has the
         same clips with the same frame counts.
     labels : np.ndarray [shape=(n_clips,)]
-        1 = anomalous clip, 0 = normal clip.
+        1 = anomalous clip, 0 = normal clip, -1 (:data:`UNLABELLED`) = not known.
     process : sequence of str [len n_clips]
-        ``"frequent"`` (normal, frequent process), ``"rare"`` (normal, contains the rare-normal process) or
-        ``"anomaly"``; ``"anomaly"`` exactly where ``labels == 1``.
+        ``"frequent"`` (normal, frequent process), ``"rare"`` (normal, contains the rare-normal process),
+        ``"anomaly"`` or ``"unlabelled"``; ``"anomaly"`` exactly where ``labels == 1``, ``"unlabelled"`` exactly
+        where ``labels == -1``.
     names : list of str or None
         Clip names for the clip selector (default ``clip 0``, ...).
     times : list of np.ndarray [shape=(T_i,)] or None
@@ -68,7 +72,7 @@ class ScoreSet:
     Raises
     ------
     ValueError
-        If the fields disagree: no methods or clips, labels not 0/1, unknown or inconsistent process tags,
+        If the fields disagree: no methods or clips, labels not 0/1/-1, unknown or inconsistent process tags,
         clip or frame counts that differ between fields, non-finite scores, waveform audio without ``sr``,
         an unknown ``aggregate``.
     """
@@ -96,15 +100,17 @@ class ScoreSet:
         n = self.labels.size
         if n == 0:
             raise ValueError("labels: no clips")
-        if not np.isin(self.labels, (0, 1)).all():
-            raise ValueError("labels: expected 0 (normal) and 1 (anomalous)")
+        if not np.isin(self.labels, (0, 1, UNLABELLED)).all():
+            raise ValueError("labels: expected 0 (normal), 1 (anomalous) or -1 (not known)")
         if len(self.process) != n:
             raise ValueError(f"process: {len(self.process)} tags for {n} clips")
         bad = sorted(set(self.process) - set(PROCESSES))
         if bad:
             raise ValueError(f"process: unknown tags {bad}; expected {PROCESSES}")
-        if any((p == "anomaly") != bool(y) for p, y in zip(self.process, self.labels, strict=True)):
+        if any((p == "anomaly") != (y == 1) for p, y in zip(self.process, self.labels, strict=True)):
             raise ValueError("process: 'anomaly' must be exactly the clips with label 1")
+        if any((p == "unlabelled") != (y == UNLABELLED) for p, y in zip(self.process, self.labels, strict=True)):
+            raise ValueError("process: 'unlabelled' must be exactly the clips with label -1")
         lengths = None
         for m, clips in self.scores.items():
             if len(clips) != n:

@@ -49,7 +49,8 @@ def threshold_state(scoreset: ScoreSet, method: str, threshold: float, clip: int
         ``threshold``; ``fp_rare`` / ``n_rare`` (false alarms on rare-normal clips), ``fp_frequent`` /
         ``n_frequent``, ``fp`` / ``n_normal``; ``tp`` / ``n_anomaly``, ``fn``; ``fpr`` = fp / n_normal and
         ``tpr`` = tp / n_anomaly (the ROC point; lower fpr and higher tpr are better), ``fpr_rare``,
-        ``fpr_frequent``; with ``clip``: ``highlighted`` (int array of frame indices above threshold) and
+        ``fpr_frequent``; ``alarms_unlabelled`` / ``n_unlabelled`` (alarms on clips without a label: in no rate);
+        with ``clip``: ``highlighted`` (int array of frame indices above threshold) and
         ``clip_alarm`` (bool).
 
     Raises
@@ -68,6 +69,8 @@ def threshold_state(scoreset: ScoreSet, method: str, threshold: float, clip: int
     out["fp"], out["n_normal"] = out["fp_rare"] + out["fp_frequent"], out["n_rare"] + out["n_frequent"]
     out["tp"], out["n_anomaly"] = int((alarm & anom).sum()), int(anom.sum())
     out["fn"] = out["n_anomaly"] - out["tp"]
+    unl = proc == "unlabelled"
+    out["alarms_unlabelled"], out["n_unlabelled"] = int((alarm & unl).sum()), int(unl.sum())
 
     def rate(k: int, n: int) -> float:
         return k / n if n else float("nan")
@@ -246,8 +249,9 @@ class ThresholdExplorer(_Panel, widgets.VBox):
         tmax = max(float(ss.frame_times(i)[-1]) for i in range(ss.n_clips))
         for k, m in enumerate(ss.methods):
             c = _color(m, k)
-            if 0 < ss.labels.sum() < ss.n_clips:
-                fpr, tpr, _ = roc(ss.labels, ss.clip_scores(m))
+            known = ss.labels >= 0  # the ROC of the labelled clips only
+            if 0 < ss.labels[known].sum() < known.sum():
+                fpr, tpr, _ = roc(ss.labels[known], ss.clip_scores(m)[known])
                 ax_roc.plot(fpr, tpr, color=c, lw=1.2, label=m)
             (self._roc_pts[m],) = ax_roc.plot([], [], "o", color=c, ms=8, mec="k")
             bf.animate(self._roc_pts[m])
@@ -259,7 +263,8 @@ class ThresholdExplorer(_Panel, widgets.VBox):
                 ax.set_yscale("log")
                 ax.set_ylim(lo / 1.3, hi * 1.3)
             else:
-                ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.1 * (hi - lo))
+                pad = (hi - lo) or max(abs(lo), 1.0)  # one score (a single clip of one frame): pad around it
+                ax.set_ylim(lo - 0.05 * pad, hi + 0.1 * pad)
             ax.set_xlim(0, tmax)
             ax.set_ylabel(m, color=c, fontsize=9)
             ax.tick_params(labelsize=7)
@@ -281,7 +286,11 @@ class ThresholdExplorer(_Panel, widgets.VBox):
         ax_roc.set_ylabel("true-positive rate", fontsize=8)
         ax_roc.tick_params(labelsize=7)
         ax_roc.set_title("ROC, dots = current thresholds", fontsize=9)
-        ax_roc.legend(loc="lower right", fontsize=7)
+        if ax_roc.get_legend_handles_labels()[0]:
+            ax_roc.legend(loc="lower right", fontsize=7)
+        else:
+            ax_roc.text(0.5, 0.5, "no ROC: needs normal and\nanomalous labelled clips", ha="center", va="center",
+                        fontsize=8, color="0.4")  # fmt: skip
         bf.fig.text(
             0.36,
             0.955,
@@ -371,16 +380,22 @@ class ThresholdExplorer(_Panel, widgets.VBox):
         self.summary.value = "false alarms (rare-normal / frequent-normal): " + " · ".join(
             f"{m} {s['fp_rare']}/{s['fp_frequent']}" for m, s in per.items()
         )
+        if any(s["n_unlabelled"] for s in per.values()):
+            self.summary.value += " · alarms on unlabelled clips: " + " · ".join(
+                f"{m} {s['alarms_unlabelled']}/{s['n_unlabelled']}" for m, s in per.items()
+            )
         self._draw(per, clip)
         self.state["update_ms"] = 1000.0 * (time.perf_counter() - t0)
         return self.state
 
     def _table(self, per: dict[str, dict[str, Any]]) -> str:
         rho_col = self.mode.value == "rho"
+        unl = any(s["n_unlabelled"] for s in per.values())
         head = (
             "<tr><th>method</th><th>threshold φ</th><th>false alarms, rare-normal</th>"
             "<th>false alarms, frequent-normal</th><th>detections (TP)</th><th>ROC point (FPR, TPR)</th>"
-            "<th>selected clip: frames &gt; φ</th></tr>"
+            + ("<th>alarms, unlabelled</th>" if unl else "")
+            + "<th>selected clip: frames &gt; φ</th></tr>"
         )
         rows = []
 
@@ -394,7 +409,12 @@ class ThresholdExplorer(_Panel, widgets.VBox):
                 f"<td class='adskit-fp-frequent' data-method='{m}'>{s['fp_frequent']} / {s['n_frequent']}</td>"
                 f"<td class='adskit-tp' data-method='{m}'>{s['tp']} / {s['n_anomaly']}</td>"
                 f"<td class='adskit-roc' data-method='{m}'>({s['fpr']:.2f}, {s['tpr']:.2f})</td>"
-                f"<td class='adskit-frames' data-method='{m}'>{s['highlighted'].size} of "
+                + (
+                    f"<td class='adskit-unlabelled' data-method='{m}'>{s['alarms_unlabelled']} / {s['n_unlabelled']}</td>"
+                    if unl
+                    else ""
+                )
+                + f"<td class='adskit-frames' data-method='{m}'>{s['highlighted'].size} of "
                 f"{self.scoreset.scores[m][self.state['clip']].size}{alarm(s)}</td></tr>"
             )
         style = "border-collapse:collapse;font-size:13px"

@@ -228,7 +228,8 @@ display(bw_feat)
 # The ρ slider fits φ_ρ on the model's stored calibration clip scores (held-out normal recordings), so at any ρ
 # it is the threshold `adskit score --rho` would apply. Labels come from the file names, read as every command
 # reads them (`normal_*` / `anomaly_*`, DCASE and MIMII names; `rare` in a normal name marks rare-normal):
-# the panel counts false alarms and detections, so files without a label, and rows with an error, are left out
+# labelled files give the false alarms, detections and ROC; files without a label (new recordings) are kept as
+# "unlabelled": the panel counts how many alarm and leaves them out of every rate. Rows with an error are left out
 # and listed (a `file,label` CSV, as `adskit evaluate --labels` takes, is the function's `labels` argument).
 #
 # With both left at `None` this cell makes a small demo once with the kit's own functions, the same calls as the
@@ -249,7 +250,7 @@ else:
     print(f"loaded your results: model {model_dir}, scores {scores_csv}, frames {frames_dir}")
 results = scoreset_from_results(model_dir, scores_csv, frames_dir)
 m = results.methods[0]
-print(f"{results.n_clips} labelled files:", {p: results.process.count(p) for p in ("frequent", "rare", "anomaly")},
+print(f"{results.n_clips} files:", {p: results.process.count(p) for p in ("frequent", "rare", "anomaly", "unlabelled")},
       f"| φ_ρ is fitted on the model's {len(results.train_scores[m])} calibration clip scores")  # fmt: skip
 for b in results.info["left_out"]:
     print(f"left out: {b['path']}: {b['reason']}")
@@ -269,7 +270,7 @@ display(panel_results)
 # %%
 rho = panel_results.state["rho"]
 t = NeymanPearsonThreshold(rho).fit(results.train_scores[m])
-c = t.check(results.clip_scores(m)[np.array(results.process) != "anomaly"])
+c = t.check(results.clip_scores(m)[results.labels == 0])  # the normal files (unlabelled ones are in no rate)
 K = t.n_fit_
 promise = max(int(np.floor(rho * K)), 1) / (K + 1)  # what K exchangeable calibration clips promise at this ρ
 print(f"{m} at the panel's ρ = {rho:.3g}: φ_ρ = {t.threshold_:.4g} from K = {K} calibration clips promises "

@@ -44,7 +44,7 @@ from ..audio.clips import parse_clip
 from ..audio.folders import FolderDataset
 from ..audio.io import no_audio_message
 from ..metrics import auc, pauc
-from .analyst_model import AnalystModel
+from .analyst_model import SCORES, AnalystModel
 from .analyst_score import CHUNK_SECONDS, _csv_text, as_models, score_rows, thresholds
 
 __all__ = ["DOMAINS", "FILES_HEADER", "SCORES_HEADER", "TABLE_HEADER", "EvaluationReport", "evaluate_model"]
@@ -139,7 +139,8 @@ def _by_machine(files: list[dict], section_row: Callable[[str, str, list[dict]],
 
 def _compared(files: list[dict], max_fpr: float) -> list[dict]:
     """The table's AUC / pAUC for every frame score and clip rule the rows' ``compare`` holds."""
-    variants = sorted({k for f in files for k in (f.get("compare") or {})})
+    order = {f"{s}, {r}": (i, j) for i, s in enumerate(SCORES) for j, r in enumerate(("max", "mean"))}
+    variants = sorted({k for f in files for k in (f.get("compare") or {})}, key=lambda v: order.get(v, (9, 9)))
     out = []
     for v in variants:
         flat = [{**f, "v": (f.get("compare") or {}).get(v)} for f in files]

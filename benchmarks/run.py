@@ -1,16 +1,20 @@
 """One benchmark runner: side-by-side measurements against a reference, as ratios, next to targets.
 
-Usage: python benchmarks/run.py [--quick] [--json PATH] [--only SUBSTRING]
+Usage: python benchmarks/run.py [--quick] [--json PATH] [--markdown PATH] [--only SUBSTRING]
 
 Each ``benchmarks/bench_*.py`` module defines ``cases(quick: bool) -> list[Case]``. A case measures adskit and
 its reference in the same run (interleaved repeats, median), so the ratio is meaningful on a busy machine even
-when the absolute times are not.
+when the absolute times are not. ``--markdown PATH`` also writes the rows as the README's "Benchmarks" table
+(benchmark, adskit, reference, ratio, target, met) under a line with the date, the machine and its load
+(``-`` prints it on stdout after the console table).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -76,13 +80,66 @@ def _load_modules(only: str | None):
         yield path.stem, mod
 
 
+def _value(v: float, unit: str) -> str:
+    """A measured value for the table: 3 significant digits, thousands separated, seconds below 1 s in ms."""
+    if unit == "s" and abs(v) < 1:
+        v, unit = v * 1e3, "ms"
+    unit = {"fr/s": "frames/s"}.get(unit, unit)
+    text = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return f"{text} {unit}".strip()
+
+
+def _ratio(r: Result) -> str:
+    return f"{r.ratio:.2f}x faster" if "speed-up" in r.ratio_label else f"{r.ratio:.3g}"
+
+
+def machine_line(load: tuple[float, float]) -> str:
+    """Date, cores, GPU (or none) and the 1-minute load average at the start and the end of the run."""
+    try:
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+        threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        gpu, threads = "GPU unknown", ""
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{day}, {os.cpu_count()} CPU cores, {gpu}{threads}; load average (1 min) {load[0]:.2f} at the start, "
+        f"{load[1]:.2f} at the end"
+    )
+
+
+def markdown_table(rows: list[Result], failed: list[str], header: str, quick: bool = False) -> str:
+    """The rows as the README's "Benchmarks" table, under ``header`` (see :func:`machine_line`).
+
+    Columns: benchmark (with its notes), adskit, reference, ratio (as its ``ratio_label`` says), target, met.
+    Failed benchmarks follow the table, one line each.
+    """
+    lines = [
+        f"Measured {header}{' (--quick sizes)' if quick else ''}:",
+        "",
+        "| benchmark | adskit | reference | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        name = f"{r.name} ({r.notes})" if r.notes else r.name
+        lines.append(
+            f"| {name.replace('|', chr(92) + '|')} | {_value(r.adskit, r.unit)} | {_value(r.reference, r.unit)} | {_ratio(r)} "
+            f"| {r.target} | {'yes' if r.meets else '**no**'} |"
+        )
+    lines += [f"\nFailed: {f}" for f in failed]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
+    ap.add_argument("--markdown", default=None, help="also write the README's Benchmarks table here ('-': print it)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
+    load_start = os.getloadavg()[0]
     rows: list[Result] = []
     failed: list[str] = []
     for _modname, mod in _load_modules(args.only):
@@ -91,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"running {case.name} ...", file=sys.stderr, flush=True)
             try:
+                load = os.getloadavg()[0]
                 rows.append(case.run())
+                rows[-1].extra.setdefault("load_before", load)
             except Exception as exc:  # a broken benchmark is reported, the others still run
                 failed.append(f"{case.name}: {type(exc).__name__}: {exc}")
     header = f"{'benchmark':<44} {'adskit':>12} {'reference':>12} {'ratio':>8}  {'ratio is':<22} {'target':<14} ok"
@@ -106,10 +165,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {r.notes}")
     for f in failed:
         print(f"FAILED {f}")
+    machine = machine_line((load_start, os.getloadavg()[0]))
     if args.json:
         from adskit._utils import atomic_write_json
 
-        atomic_write_json(args.json, {"quick": args.quick, "rows": [asdict(r) for r in rows], "failed": failed})
+        atomic_write_json(
+            args.json, {"quick": args.quick, "machine": machine, "rows": [asdict(r) for r in rows], "failed": failed}
+        )
+    if args.markdown:
+        table = markdown_table(rows, failed, machine, args.quick)
+        if args.markdown == "-":
+            print("\n" + table, end="")
+        else:
+            from adskit._utils import atomic_write_text
+
+            atomic_write_text(args.markdown, table)
     return 1 if failed else 0
 
 

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from adskit._threads import cpu_threads
 from adskit._utils import check_positive, resolve_device
 
 __all__ = ["FeatureConfig", "LogMel", "frame_times", "log_mel", "log_mel_batch", "n_frames", "stack_context"]
@@ -245,13 +246,16 @@ class LogMel(torch.nn.Module):
         lead = t.shape[:-1]
         flat = t.reshape(-1, 1, t.shape[-1])
         rows = max(1, _CPU_CHUNK_SAMPLES // t.shape[-1])
-        if t.device.type == "cpu" and flat.shape[0] > rows:
-            # On a CPU, chunks of ~2**20 samples (six 10-s clips) keep the frame and spectrum arrays in cache:
-            # up to 2x faster than one big batch for 20 ten-second clips (GPUs take the whole batch).
-            parts = [self._mel_flat(flat[i : i + rows]) for i in range(0, flat.shape[0], rows)]
-            mel = torch.cat(parts)
-        else:
-            mel = self._mel_flat(flat)
+        # On a CPU, torch uses as many threads as there are idle cores (adskit._threads), restored after: with
+        # one core busy elsewhere, torch's default two threads made this 2-4x slower than librosa.
+        with cpu_threads(t.device):
+            if t.device.type == "cpu" and flat.shape[0] > rows:
+                # On a CPU, chunks of ~2**20 samples (six 10-s clips) keep the frame and spectrum arrays in cache:
+                # up to 2x faster than one big batch for 20 ten-second clips (GPUs take the whole batch).
+                parts = [self._mel_flat(flat[i : i + rows]) for i in range(0, flat.shape[0], rows)]
+                mel = torch.cat(parts)
+            else:
+                mel = self._mel_flat(flat)
         return mel.reshape(*lead, mel.shape[-2], cfg.n_mels)
 
     def _mel_flat(self, flat: torch.Tensor) -> torch.Tensor:

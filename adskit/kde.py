@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._gram import log_kde_symmetric, sq_dists
 from ._scaling import parse_scaler
 from ._utils import as_float_tensor, check_positive
 
@@ -99,26 +100,6 @@ def _out(t: torch.Tensor, is_numpy: bool) -> torch.Tensor | np.ndarray:
 # ------------------------------------------------------------------ the formulas, each written once
 
 
-def _sq_dists(x: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared distances (B, B) with one matrix product, in the dtype of ``x`` (float32 or float64);
-    diagonal exactly 0.
-
-    The batch is centred first, which removes most of the cancellation in ||a||^2 + ||b||^2 - 2 a.b for
-    data far from the origin or of large dimension; that keeps float32 accurate enough for the weights
-    (a float64 Gram matrix would cost most of a training step on the CPU).
-    """
-    z = x.detach()
-    if z.dtype not in (torch.float32, torch.float64):
-        z = z.to(torch.float32)
-    z = z - z.mean(0, keepdim=True)
-    sq = (z * z).sum(1)
-    d2 = torch.addmm(sq.unsqueeze(1), z, z.T, alpha=-2.0)  # ||a||^2 - 2 a.b, fused into the product
-    d2.add_(sq.unsqueeze(0))
-    d2.clamp_(min=0.0)
-    d2.fill_diagonal_(0.0)
-    return d2
-
-
 def _gram(d2: torch.Tensor, h: float) -> torch.Tensor:
     """K_nm = exp(-d2_nm / (2 h^2)), in the dtype of ``d2``."""
     return torch.exp(-d2 / (2.0 * h * h))
@@ -131,8 +112,11 @@ def _log_kde_d2(d2: torch.Tensor, h: float) -> torch.Tensor:
 
 
 def _log_kde(t: torch.Tensor, h: float) -> torch.Tensor:
-    """log p_hat_n of an already validated batch (B, D) (no second finiteness scan)."""
-    return _log_kde_d2(_sq_dists(t), h)
+    """log p_hat_n of an already validated batch (B, D) (no second finiteness scan): on the CPU from the symmetric
+    half of the Gram matrix (a BLAS syrk), elsewhere (CUDA) from the full product."""
+    if t.device.type == "cpu":
+        return log_kde_symmetric(t, h)
+    return _log_kde_d2(sq_dists(t), h)
 
 
 def _weights(p: torch.Tensor, eps: float) -> torch.Tensor:
@@ -215,7 +199,7 @@ def pairwise_sq_dists(x: Any) -> torch.Tensor | np.ndarray:
            [25.,  0.]])
     """
     t, is_numpy = _check_batch(x)
-    return _out(_sq_dists(t), is_numpy)
+    return _out(sq_dists(t), is_numpy)
 
 
 def gram_matrix(x: Any, h: float) -> torch.Tensor:
@@ -228,11 +212,14 @@ def gram_matrix(x: Any, h: float) -> torch.Tensor:
     """
     h = check_positive(h, "h")
     t, _ = _check_batch(x)
-    return _gram(_sq_dists(t), h)
+    return _gram(sq_dists(t), h)
 
 
 def log_gaussian_kde(x: Any, h: float) -> torch.Tensor | np.ndarray:
-    """log p_hat_n for every sample of the mini-batch, computed with a log-sum-exp (never underflows).
+    """log p_hat_n for every sample of the mini-batch (never underflows: the self-term keeps p_hat_n >= 1/B).
+
+    On the CPU only the symmetric half of the Gram matrix is computed (a BLAS ``syrk``, see
+    :func:`adskit._gram.log_kde_symmetric`); on CUDA the full product of :func:`pairwise_sq_dists` is used.
 
     Parameters
     ----------
@@ -259,8 +246,9 @@ def gaussian_kde(x: Any, h: float) -> torch.Tensor | np.ndarray:
     """Mini-batch Gaussian KDE without normalising constant (spec eq 15).
 
     p_hat_n = (1/B) sum_m exp(-||x_n - x_m||^2 / (2 h^2)), self-term included, so p_hat_n lies in [1/B, 1].
-    Higher = denser (more typical). One matrix product on the device of ``x`` (CPU or CUDA), in the precision of ``x``
-    (float32 or float64). ``x`` (B, D), B >= 2, finite; returns ``p_hat``, same kind as ``x``, shape (B,), float64.
+    Higher = denser (more typical). The symmetric half of the Gram matrix on the CPU, the full product on CUDA, in the
+    precision of ``x`` (float32 or float64). ``x`` (B, D), B >= 2, finite; returns ``p_hat``, same kind as ``x``,
+    shape (B,), float64.
 
     Raises
     ------
@@ -404,7 +392,8 @@ def bu_weights_from_sq_dists(d2: Any, h: float, eps: float = 1e-6) -> torch.Tens
     """:func:`bu_weights` (no standardisation, no warning) from the squared distances ``d2`` (B, B).
 
     Returns ``w``, same kind as ``d2``, shape (B,), dtype of ``d2`` (float64 for NumPy), summing to 1 (higher =
-    rarer); the same numbers as ``bu_weights(x, h, eps)`` for ``d2 = pairwise_sq_dists(x)``.
+    rarer); the numbers of ``bu_weights(x, h, eps)`` for ``d2 = pairwise_sq_dists(x)`` up to rounding (this path forms
+    the full product, :func:`bu_weights` on the CPU only its symmetric half).
 
     Raises
     ------
@@ -433,7 +422,7 @@ def median_heuristic(x: Any, standardize: Any = None, max_samples: int = 2000, r
     if t.shape[0] > max_samples:
         g = torch.Generator().manual_seed(int(random_state))
         t = t[torch.randperm(t.shape[0], generator=g)[:max_samples].to(t.device)]
-    d2 = _sq_dists(t)
+    d2 = sq_dists(t)
     iu = torch.triu_indices(d2.shape[0], d2.shape[0], offset=1, device=d2.device)
     med = float(torch.sqrt(d2[iu[0], iu[1]]).median())
     if med <= 0:
@@ -488,7 +477,7 @@ def gram_diagnostics(x: Any, h: float, eps: float = 1e-6, standardize: Any = Non
     h = check_positive(h, "h")
     eps = check_positive(eps, "eps", strict=False)
     t, _ = _check_batch(x)
-    return _diagnostics(_sq_dists(standardize_with(t, standardize)), h, eps, condition=True)
+    return _diagnostics(sq_dists(standardize_with(t, standardize)), h, eps, condition=True)
 
 
 def gram_diagnostics_from_sq_dists(d2: Any, h: float, eps: float = 1e-6, *, condition: bool = True) -> GramDiagnostics:

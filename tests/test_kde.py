@@ -171,9 +171,11 @@ def test_pairwise_sq_dists_against_scipy_and_kinds(dtype):
 def test_sq_dist_entry_points_give_the_same_numbers(h, dtype):
     x = np.random.default_rng(8).normal(size=(60, 3)).astype(dtype)
     d2 = pairwise_sq_dists(x)
-    np.testing.assert_array_equal(gaussian_kde_from_sq_dists(d2, h), gaussian_kde(x, h))
+    # the d2 entry points form the full product, the direct ones on the CPU its symmetric half: equal to rounding
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gaussian_kde_from_sq_dists(d2, h), gaussian_kde(x, h), rtol=tol, atol=0)
     w = bu_weights(x, h, eps=1e-3, warn=False)
-    np.testing.assert_array_equal(bu_weights_from_sq_dists(d2, h, eps=1e-3), w)
+    np.testing.assert_allclose(bu_weights_from_sq_dists(d2, h, eps=1e-3), w, rtol=tol, atol=0)
     np.testing.assert_array_equal(bu_weights_from_density(gaussian_kde(x, h), eps=1e-3), w)
     assert gram_diagnostics_from_sq_dists(d2, h, eps=1e-3) == gram_diagnostics(x, h, eps=1e-3)
     g = gram_diagnostics_from_sq_dists(d2, h, eps=1e-3, condition=False)
@@ -238,3 +240,74 @@ def test_standardize_treats_near_constant_dimensions_as_constant():
 def test_cuda_matches_cpu():
     x = torch.randn(100, 8)
     np.testing.assert_allclose(bu_weights(x.cuda(), 1.0).cpu().numpy(), bu_weights(x, 1.0).numpy(), rtol=1e-5)
+
+
+# ---- the symmetric half of the Gram matrix (CPU) against the full product and scikit-learn ----
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("B", "D", "h"), [(2, 1, 0.7), (2, 5, 3.0), (7, 3, 1.0), (129, 16, 2.5), (512, 640, 25.0)])
+def test_symmetric_half_weights_equal_the_full_gram(dtype, B, D, h):
+    """bu_weights on the CPU (syrk, lower triangle only) against the full B x B product, to 1e-6, and log p_hat
+    against scikit-learn's KernelDensity in float64."""
+    rng = np.random.default_rng(B + D)
+    x = (rng.normal(size=(B, D)) * 2.0 + 5.0).astype(dtype)
+    full = bu_weights_from_sq_dists(pairwise_sq_dists(x), h, eps=1e-6)
+    for xin in (x, torch.from_numpy(x), np.asfortranarray(x), torch.from_numpy(x.T.copy()).T):
+        w = bu_weights(xin, h, eps=1e-6, warn=False)
+        w = w.numpy() if isinstance(w, torch.Tensor) else w
+        np.testing.assert_allclose(w, full, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-12)
+        np.testing.assert_allclose(w, full, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    ref = KernelDensity(bandwidth=h).fit(x.astype(np.float64)).score_samples(x.astype(np.float64))
+    atol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(log_gaussian_kde(x, h), ref + 0.5 * D * math.log(2 * math.pi * h * h), atol=atol)
+
+
+def test_cpu_kde_takes_the_symmetric_half(monkeypatch):
+    """The CPU entry points go through log_kde_symmetric (so the test above compares two different computations)."""
+    calls = []
+    real = adskit.kde.log_kde_symmetric
+
+    def counting(t, h):
+        calls.append(tuple(t.shape))
+        return real(t, h)
+
+    monkeypatch.setattr(adskit.kde, "log_kde_symmetric", counting)
+    x = torch.randn(9, 4)
+    bu_weights(x, 1.0, warn=False)
+    gaussian_kde(x, 1.0)
+    assert calls == [(9, 4), (9, 4)]
+    with pytest.raises(ValueError, match="x: log_kde_symmetric needs a CPU tensor"):
+        real(torch.zeros(3, 2, device="meta"), 1.0)
+
+
+def test_symmetric_half_keeps_the_float32_accuracy_far_from_the_origin():
+    """Centring before the product: float32 weights of a batch at 1e3 from the origin in D = 2048 equal the
+    float64 weights of the same batch to 1e-6."""
+    x = (np.random.default_rng(11).normal(size=(65, 2048)) + 1e3).astype(np.float32)
+    w32 = bu_weights(x, 40.0, warn=False)
+    w64 = bu_weights(x.astype(np.float64), 40.0, warn=False)
+    np.testing.assert_allclose(w32, w64, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_all_finite_agrees_with_isfinite(dtype):
+    """The batch check's one-sum shortcut (adskit._utils.all_finite) gives torch.isfinite(t).all()'s answer, also
+    when finite entries overflow the sum, for NaN, +-Inf, both infinities together, and an empty tensor."""
+    from adskit._utils import all_finite
+
+    big = torch.finfo(dtype).max
+    cases = [
+        torch.randn(50, 7),
+        torch.full((4, 3), big, dtype=dtype),  # the sum overflows, the entries are finite
+        torch.tensor([[0.0, float("nan")]]),
+        torch.tensor([[1.0], [float("inf")]]),
+        torch.tensor([[float("-inf"), 2.0]]),
+        torch.tensor([[float("inf"), float("-inf")]]),
+        torch.zeros(0, 3),
+    ]
+    for t in cases:
+        t = t.to(dtype)
+        assert all_finite(t) == bool(torch.isfinite(t).all())
+    with pytest.raises(ValueError, match="x: contains NaN or Inf"):
+        bu_weights(torch.tensor([[1.0, 2.0], [float("inf"), float("-inf")]]), 1.0)

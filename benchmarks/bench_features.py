@@ -67,7 +67,7 @@ def _case(preset: str, quick: bool, threads: int | None) -> Case:
             meets=ratio >= 1.0,
             notes=(
                 f"librosa {librosa.__version__}, torch threads {used}"
-                + ("" if threads else " (LogMel uses at most the idle cores: adskit._threads)")
+                + ("" if threads else " (LogMel runs on one: adskit._threads)")
                 + f", max |diff| {err:.2e}"
             ),
             extra={"preset": preset, "n_clips": n_clips, "max_abs_diff": err, "torch_threads": used},
@@ -78,7 +78,7 @@ def _case(preset: str, quick: bool, threads: int | None) -> Case:
 
 def cases(quick: bool) -> list[Case]:
     """Each feature preset (the DCASE 2020 baseline's and the BU paper's) with torch's default threads (which
-    LogMel lowers to the idle cores, see adskit._threads; ``bench_threads`` runs these under load) and
+    LogMel lowers to one on the CPU, see adskit._threads; ``bench_threads`` runs these under load) and
     with one thread (librosa's STFT is single-threaded; on a busy 2-core machine one thread is the fair and
     often the faster setting)."""
     return [_case(p, quick, t) for p in ("dcase2020", "paper") for t in (None, 1)]

@@ -10,7 +10,8 @@ reference see the same load), and stops it. Rows:
 * AE training (``dcase2020`` RE, ``fcn64-small`` SNP), adskit vs the bare loop of ``bench_training``, target
   >= 0.9x, as the training loop is now, and "with the thread policy": the same with ``train_loop`` run inside
   ``cpu_threads(plan.device)`` (the call proposed for the training loop; this benchmark wraps it from outside
-  until the loop makes it itself, after which both rows measure the same code).
+  until the loop makes it itself, after which both rows measure the same code), and "both 1 thread": adskit
+  and the bare loop on one torch thread, the pipeline's own cost under load with threads set aside.
 """
 
 from __future__ import annotations
@@ -78,10 +79,24 @@ def training_policy() -> Iterator[None]:
         ae.train_loop = inner
 
 
-def _under_load(label: str, make_case, policy: bool = False) -> Case:
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the block (adskit and the reference alike), then the caller's setting again."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _under_load(label: str, make_case, policy: bool = False, single: bool = False) -> Case:
     def run() -> Result:
         with busy_core() as info, training_policy() if policy else contextlib.nullcontext():
-            res = make_case().run()
+            with one_thread() if single else contextlib.nullcontext():
+                res = make_case().run()
         res.name = label
         load = f"{LOAD} (pid {info['competing_pid']}, load {info['load_start']:.1f}->{info['load_end']:.1f})"
         # the notes' "torch threads" is the setting outside the kit's calls; inside, the policy may lower it
@@ -107,4 +122,7 @@ def cases(quick: bool) -> list[Case]:
         for policy in (False, True):
             name = f"AE training {preset} {cost.upper()}, {LOAD}" + (", thread policy" if policy else "")
             out.append(_under_load(name, lambda a=(preset, cost): bench_training._case(*a, quick), policy))
+        # both on one thread: the pipeline's own cost under load, threads aside
+        name = f"AE training {preset} {cost.upper()}, {LOAD}, both 1 thread"
+        out.append(_under_load(name, lambda a=(preset, cost): bench_training._case(*a, quick), single=True))
     return out

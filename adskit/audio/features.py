@@ -246,16 +246,13 @@ class LogMel(torch.nn.Module):
         lead = t.shape[:-1]
         flat = t.reshape(-1, 1, t.shape[-1])
         rows = max(1, _CPU_CHUNK_SAMPLES // t.shape[-1])
-        # On a CPU, torch uses as many threads as there are idle cores (adskit._threads), restored after: with
-        # one core busy elsewhere, torch's default two threads made this 2-4x slower than librosa.
-        with cpu_threads(t.device):
-            if t.device.type == "cpu" and flat.shape[0] > rows:
-                # On a CPU, chunks of ~2**20 samples (six 10-s clips) keep the frame and spectrum arrays in cache:
-                # up to 2x faster than one big batch for 20 ten-second clips (GPUs take the whole batch).
-                parts = [self._mel_flat(flat[i : i + rows]) for i in range(0, flat.shape[0], rows)]
-                mel = torch.cat(parts)
-            else:
-                mel = self._mel_flat(flat)
+        if t.device.type == "cpu" and flat.shape[0] > rows:
+            # On a CPU, chunks of ~2**20 samples (six 10-s clips) keep the frame and spectrum arrays in cache:
+            # up to 2x faster than one big batch for 20 ten-second clips (GPUs take the whole batch).
+            parts = [self._mel_flat(flat[i : i + rows]) for i in range(0, flat.shape[0], rows)]
+            mel = torch.cat(parts)
+        else:
+            mel = self._mel_flat(flat)
         return mel.reshape(*lead, mel.shape[-2], cfg.n_mels)
 
     def _mel_flat(self, flat: torch.Tensor) -> torch.Tensor:
@@ -269,12 +266,13 @@ class LogMel(torch.nn.Module):
         # hand and one batched rfft is about five times faster on a CPU.
         frames = flat[:, 0].unfold(-1, cfg.n_fft, cfg.hop_length) * self.window  # (B, T, n_fft)
         spec = torch.fft.rfft(frames, dim=-1)  # (B, T, n_fft // 2 + 1)
-        if cfg.power == 2.0:
-            mag = spec.real.square() + spec.imag.square()
-        elif cfg.power == 1.0:
-            mag = spec.abs()
-        else:
-            mag = spec.abs().pow(cfg.power)
+        # |X|^p from the power |X|^2 (re^2 + im^2): on a CPU, sqrt of it is ~2x faster than the complex abs()
+        # (which guards against overflow that audio amplitudes never reach)
+        mag = spec.real.square() + spec.imag.square()
+        if cfg.power == 1.0:
+            mag = mag.sqrt_()
+        elif cfg.power != 2.0:
+            mag = mag.pow_(cfg.power / 2)
         return torch.matmul(mag, self.mel_basis.T)  # (B, T, n_mels)
 
     def mel_power(self, y: Any) -> torch.Tensor:
@@ -289,7 +287,8 @@ class LogMel(torch.nn.Module):
         S : torch.Tensor [shape=(..., n_mels, T)]
             Same layout as ``librosa.feature.melspectrogram``.
         """
-        return self._mel_tf(y).transpose(-1, -2)
+        with cpu_threads(self.device, small=True):
+            return self._mel_tf(y).transpose(-1, -2)
 
     def forward(self, y: Any) -> torch.Tensor:
         """Log-mel spectrogram.
@@ -304,8 +303,12 @@ class LogMel(torch.nn.Module):
         S : torch.Tensor [shape=(..., T, n_mels)]
             ``10 log10(max(mel, floor))`` or ``ln(max(mel, floor))`` per ``cfg.log``.
         """
-        mel = self._mel_tf(y).clamp_min_(self.cfg.log_floor)
-        return torch.log10(mel).mul_(10.0) if self.cfg.log == "10log10" else torch.log_(mel)
+        # On a CPU, one torch thread for the whole call (adskit._threads, restored after): with one core busy
+        # elsewhere, torch's default two threads made this 2-4x slower than librosa, and on a 2-core machine one
+        # thread was as fast as two or faster whenever other work ran (benchmarks/bench_threads.py). GPUs: as is.
+        with cpu_threads(self.device, small=True):
+            mel = self._mel_tf(y).clamp_min_(self.cfg.log_floor)
+            return torch.log10(mel).mul_(10.0) if self.cfg.log == "10log10" else torch.log_(mel)
 
 
 def log_mel(y: Any, cfg: FeatureConfig, device: str | torch.device = "auto") -> np.ndarray:

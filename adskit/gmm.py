@@ -21,17 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._gmm_em import _MixtureState
+from ._gmm_init import INITS
+from ._gmm_sklearn import from_sklearn, to_sklearn
 from ._utils import as_float_tensor, check_positive, resolve_device
 
 __all__ = ["GaussianMixture"]
 
 _COV_TYPES = ("diag", "full")
-_INITS = ("kmeans++", "random_from_data")
-_N_LLOYD = 10  # Lloyd iterations after k-means++ seeding
-_JITTER_STEPS = 6  # full covariance: reg_covar x 10, 100, ... before giving up
 
 
-class GaussianMixture:
+class GaussianMixture(_MixtureState):
     """Gaussian mixture fitted by EM, in torch, with scikit-learn's parameter and attribute names.
 
     p(x) = sum_c w_c N(x | mu_c, Sigma_c)  (EUSIPCO 2017 eq 4, the normal model p(f | z=0)).
@@ -54,12 +54,16 @@ class GaussianMixture:
         component sitting on duplicated points gets variance ``reg_covar`` there instead of 0 or a negative
         rounding error, so no NaN appears. For ``"full"``, if the Cholesky factorisation still fails the
         diagonal load is raised ten-fold, up to 6 times (``reg_covar * 1e6``), before a ValueError.
-    init : {"kmeans++", "random_from_data"}
-        How initial responsibilities are made when no ``*_init`` array is given. ``"kmeans++"``: k-means++
-        seeding (greedy, ``2 + ln C`` candidates per centre, as scikit-learn's ``kmeans_plusplus``), then
-        up to 10 Lloyd iterations; the hard k-means labels then give the initial weights, means and
-        covariances by one M-step. scikit-learn's default ``"kmeans"`` runs full k-means (up to 300 Lloyd
-        iterations), so the two starts differ slightly. ``"random_from_data"``: C distinct rows as means.
+    init : {"kmeans", "kmeans++", "random_from_data"}
+        How the start is made when no ``*_init`` array is given. ``"kmeans"`` (default): 8 k-means starts
+        (greedy k-means++ seeding, ``2 + ln C`` candidates per centre, then Lloyd iterations to convergence with
+        scikit-learn's ``KMeans`` stopping rule), run side by side on at most 30,000 random rows; EM on those
+        rows from each of the 4 lowest-inertia distinct partitions (one M-step from the hard labels, then EM to
+        ``tol`` or ``max_iter``), and the highest likelihood is the start of EM on all rows (see
+        :mod:`adskit._gmm_init`). scikit-learn's ``init_params="kmeans"`` is one k-means start, which often
+        leaves two centres in one true cluster, a local optimum EM keeps. ``"kmeans++"``: the default before
+        issue 15, one k-means++ seeding and at most 10 Lloyd iterations, its hard labels turned into weights,
+        means and covariances by one M-step. ``"random_from_data"``: the same from C distinct random rows.
     weights_init, means_init, precisions_init : array-like or None
         Optional starting parameters with scikit-learn's shapes ((C,), (C, D), (C, D) or (C, D, D)); any one
         given overrides the corresponding part of the ``init`` start (as scikit-learn does).
@@ -127,7 +131,7 @@ class GaussianMixture:
         max_iter: int = 100,
         n_init: int = 1,
         reg_covar: float = 1e-6,
-        init: str = "kmeans++",
+        init: str = "kmeans",
         weights_init: Any = None,
         means_init: Any = None,
         precisions_init: Any = None,
@@ -164,8 +168,8 @@ class GaussianMixture:
             raise ValueError(f"n_components: expected an integer >= 1, got {self.n_components!r}")
         if self.covariance_type not in _COV_TYPES:
             raise ValueError(f"covariance_type: expected one of {_COV_TYPES}, got {self.covariance_type!r}")
-        if self.init not in _INITS:
-            raise ValueError(f"init: expected one of {_INITS}, got {self.init!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init: expected one of {INITS}, got {self.init!r}")
         check_positive(self.tol, "tol", strict=False)
         check_positive(self.reg_covar, "reg_covar", strict=False)
         for name in ("max_iter", "n_init"):
@@ -200,268 +204,6 @@ class GaussianMixture:
     def _check_fitted(self) -> None:
         if not hasattr(self, "_means"):
             raise AttributeError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
-
-    # ------------------------------------------------------------------ fitted attributes (numpy views)
-
-    @property
-    def weights_(self) -> np.ndarray:
-        self._check_fitted()
-        return self._weights.detach().cpu().numpy().copy()
-
-    @property
-    def means_(self) -> np.ndarray:
-        self._check_fitted()
-        return (self._means + self._center).detach().cpu().numpy()
-
-    @property
-    def covariances_(self) -> np.ndarray:
-        self._check_fitted()
-        return self._covs.detach().cpu().numpy().copy()
-
-    @property
-    def precisions_cholesky_(self) -> np.ndarray:
-        self._check_fitted()
-        return self._prec_chol.detach().cpu().numpy().copy()
-
-    @property
-    def precisions_(self) -> np.ndarray:
-        self._check_fitted()
-        p = self._prec_chol
-        out = p * p if self.covariance_type == "diag" else p @ p.transpose(-1, -2)
-        return out.detach().cpu().numpy()
-
-    @property
-    def n_features_in_(self) -> int:
-        self._check_fitted()
-        return int(self._means.shape[1])
-
-    # ------------------------------------------------------------------ parameter bookkeeping
-
-    def _set_covariances(self, covs: torch.Tensor) -> None:
-        """Store covariances and their precision Cholesky factors (floored / diagonally loaded)."""
-        reg = float(self.reg_covar)
-        if self.covariance_type == "diag":
-            # covs already contain + reg_covar; clamp guards against a negative float rounding residue.
-            covs = covs.clamp_min(max(reg, torch.finfo(covs.dtype).tiny))
-            self._covs = covs
-            self._prec_chol = covs.rsqrt()
-            return
-        eye = torch.eye(covs.shape[-1], dtype=covs.dtype, device=covs.device)
-        covs = 0.5 * (covs + covs.transpose(-1, -2))
-        load = max(reg, 10 * torch.finfo(covs.dtype).eps)
-        for _ in range(_JITTER_STEPS + 1):
-            chol, info = torch.linalg.cholesky_ex(covs)
-            if not bool((info > 0).any()):
-                break
-            bad = info > 0
-            covs = torch.where(bad[:, None, None], covs + load * eye, covs)
-            load *= 10.0
-        else:
-            raise ValueError(
-                "X: a covariance matrix stayed singular after diagonal loading up to "
-                f"{load:.3g}; increase reg_covar or use covariance_type='diag'"
-            )
-        self._covs = covs
-        # precision Cholesky P = L^{-T} (upper triangular), precision = P P^T, as scikit-learn stores it
-        self._prec_chol = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False).transpose(-1, -2)
-
-    def _set_params(self, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> None:
-        self._weights = weights
-        self._means = means
-        self._set_covariances(covs)
-
-    def _set_from_precisions(self, precisions: torch.Tensor) -> None:
-        if self.covariance_type == "diag":
-            self._prec_chol = precisions.sqrt()
-            self._covs = 1.0 / precisions
-        else:
-            # P = chol(precision)^(flipped) as scikit-learn: covariance from inverse, then recompute P
-            self._set_covariances(torch.linalg.inv(precisions))
-
-    # ------------------------------------------------------------------ E and M steps
-
-    def _diag_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Diag case: W (C, 2D) and const (C,) with ln w_c N(x | c) = x2 . W_c + const_c, x2 = [x, x*x].
-
-        The expanded quadratic form -1/2 (x^2.p - 2 x.(mu p) + mu^2.p) turns the n x C log-likelihoods
-        into one (n, 2D) x (2D, C) matrix product (scikit-learn expands the same way).
-        """
-        prec = self._prec_chol * self._prec_chol  # (C, D)
-        d = prec.shape[1]
-        W = torch.cat([self._means * prec, -0.5 * prec], dim=1)
-        const = (
-            -0.5 * (d * math.log(2 * math.pi) + (self._means**2 * prec).sum(1))
-            + self._prec_chol.log().sum(1)
-            + self._weights.log()
-        )
-        return W, const
-
-    def _weighted_log_prob(self, Xc: torch.Tensor) -> torch.Tensor:
-        """ln w_c + ln N(x | mu_c, Sigma_c), shape (n, C); Xc is X minus the internal centre."""
-        n, d = Xc.shape
-        if self.covariance_type == "diag":
-            W, const = self._diag_terms()
-            return torch.addmm(const, torch.cat([Xc, Xc * Xc], dim=1), W.T)
-        log_det = self._prec_chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-        # y_c = (x - mu_c) P_c, computed as x P_c - mu_c P_c; one (n, D) @ (D, C*D) product
-        P = self._prec_chol  # (C, D, D)
-        Y = (Xc @ P.permute(1, 0, 2).reshape(d, -1)).reshape(n, -1, d)
-        Y = Y - torch.einsum("cd,cde->ce", self._means, P)
-        quad = (Y * Y).sum(-1)
-        return -0.5 * (d * math.log(2 * math.pi) + quad) + log_det + self._weights.log()
-
-    def _e_step(self, Xc: torch.Tensor, XXt: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (mean log-likelihood, responsibilities (C, n)).
-
-        Component-major layout (C, n): the reductions over components run along contiguous rows, and the
-        log-sum-exp shares its exponentials with the responsibilities (one exp per entry, not two).
-        """
-        if XXt is not None:  # diag: XXt = [x, x*x]^T, shape (2D, n)
-            W, const = self._diag_terms()
-            L = torch.addmm(const[:, None], W, XXt)
-        else:
-            L = self._weighted_log_prob(Xc).T.contiguous()
-        m = L.amax(0)
-        L.sub_(m).exp_()
-        s = L.sum(0)
-        lb = (m + s.log()).mean()
-        return lb, L.div_(s)
-
-    def _m_step(self, Xc: torch.Tensor, XXt: torch.Tensor | None, resp: torch.Tensor) -> None:
-        """Maximise over (w, mu, Sigma) given responsibilities (C, n); empty components keep their parameters."""
-        n, d = Xc.shape
-        eps = torch.finfo(Xc.dtype).eps
-        nk = resp.sum(1) + 10 * eps  # as scikit-learn
-        # a component with (numerically) no mass keeps its previous mean and covariance
-        empty = nk < max(1e-8 * n, 100 * eps)
-        reg = float(self.reg_covar)
-        if XXt is not None:
-            S = resp @ XXt.T  # (C, 2D): weighted sums of x and x^2
-            means = S[:, :d] / nk[:, None]
-            covs = (S[:, d:] / nk[:, None] - means * means).clamp_min_(0.0) + reg
-        else:
-            means = (resp @ Xc) / nk[:, None]
-            covs = torch.empty(self.n_components, d, d, dtype=Xc.dtype, device=Xc.device)
-            eye = torch.eye(d, dtype=Xc.dtype, device=Xc.device)
-            for c in range(self.n_components):
-                diff = Xc - means[c]
-                covs[c] = (resp[c, :, None] * diff).T @ diff / nk[c] + reg * eye
-        if bool(empty.any()) and hasattr(self, "_means"):
-            means = torch.where(empty[:, None], self._means, means)
-            covs = torch.where(empty.reshape(-1, *([1] * (covs.ndim - 1))), self._covs, covs)
-        self._set_params(nk / nk.sum(), means, covs)
-
-    def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Centred data and, for diag, the (2D, n) matrix [x, x*x]^T reused by every EM iteration."""
-        Xc = X - self._center
-        if self.covariance_type != "diag":
-            return Xc, None
-        return Xc, torch.cat([Xc, Xc * Xc], dim=1).T.contiguous()
-
-    def _em(self, Xc: torch.Tensor, XX: torch.Tensor | None, n_iter: int, tol: float | None) -> list[float]:
-        """Run EM from the current parameters; return the lower bound of every iteration."""
-        bounds: list[float] = []
-        self.converged_ = False
-        prev = -math.inf
-        for _ in range(n_iter):
-            lb, resp = self._e_step(Xc, XX)
-            self._m_step(Xc, XX, resp)
-            bounds.append(float(lb))
-            if tol is not None and abs(bounds[-1] - prev) < tol:
-                self.converged_ = True
-                break
-            prev = bounds[-1]
-        return bounds
-
-    # ------------------------------------------------------------------ initialisation
-
-    def _generator(self) -> torch.Generator:
-        g = torch.Generator(device="cpu")
-        if self.random_state is None:
-            g.seed()
-        else:
-            g.manual_seed(int(self.random_state))
-        return g
-
-    def _kmeans_labels(self, Xc: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """k-means++ seeding then up to ``_N_LLOYD`` Lloyd iterations; returns hard labels (n,)."""
-        n = Xc.shape[0]
-        k = self.n_components
-        sq = (Xc * Xc).sum(1)
-
-        def d2(centers: torch.Tensor) -> torch.Tensor:  # (n, m) squared distances
-            return (sq[:, None] - 2 * Xc @ centers.T + (centers * centers).sum(1)).clamp_min_(0.0)
-
-        n_trials = 2 + int(math.log(k))
-        first = int(torch.randint(n, (1,), generator=g))
-        centers = Xc[first : first + 1]
-        closest = d2(centers)[:, 0]
-        for _ in range(1, k):
-            total = float(closest.sum())
-            if total <= 0.0:  # all points coincide with a centre: pick any
-                cand = torch.randint(n, (n_trials,), generator=g)
-            else:
-                cand = torch.multinomial(closest.cpu(), n_trials, replacement=True, generator=g)
-            cand = cand.to(Xc.device)
-            new = torch.minimum(closest[:, None], d2(Xc[cand]))  # (n, trials)
-            best = int(new.sum(0).argmin())
-            closest = new[:, best]
-            centers = torch.cat([centers, Xc[cand[best] : cand[best] + 1]])
-        labels = d2(centers).argmin(1)
-        for _ in range(_N_LLOYD):
-            counts = torch.bincount(labels, minlength=k).to(Xc.dtype)
-            sums = torch.zeros_like(centers).index_add_(0, labels, Xc)
-            keep = counts == 0  # an empty cluster keeps its centre
-            centers = torch.where(keep[:, None], centers, sums / counts.clamp_min(1)[:, None])
-            new_labels = d2(centers).argmin(1)
-            if torch.equal(new_labels, labels):
-                break
-            labels = new_labels
-        return labels
-
-    def _initialize(self, Xc: torch.Tensor, XX: torch.Tensor | None, g: torch.Generator) -> None:
-        n, d = Xc.shape
-        k = self.n_components
-        dt, dev = Xc.dtype, Xc.device
-        if self.means_init is not None:
-            means0 = self._param_tensor(self.means_init, "means_init", (k, d)) - self._center
-            labels = (-2 * Xc @ means0.T + (means0 * means0).sum(1)).argmin(1)
-        elif self.init == "kmeans++":
-            labels = self._kmeans_labels(Xc, g)
-        else:
-            idx = torch.randperm(n, generator=g)[:k].to(dev)
-            labels = (-2 * Xc @ Xc[idx].T + (Xc[idx] ** 2).sum(1)).argmin(1)
-            labels[idx] = torch.arange(k, device=dev)
-        resp = torch.zeros(k, n, dtype=dt, device=dev)
-        resp[labels, torch.arange(n, device=dev)] = 1.0
-        for attr in ("_means", "_covs", "_weights", "_prec_chol"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        # empty k-means clusters: seed their mean on a random point with the global variance
-        counts = resp.sum(1)
-        if bool((counts == 0).any()):
-            var = Xc.var(0, unbiased=False) + float(self.reg_covar)
-            self._means = Xc[torch.randint(n, (k,), generator=g).to(dev)]
-            self._covs = (
-                var.expand(k, d).clone() if self.covariance_type == "diag" else torch.diag(var).expand(k, d, d).clone()
-            )
-        self._m_step(Xc, XX, resp)
-        if self.weights_init is not None:
-            w = self._param_tensor(self.weights_init, "weights_init", (k,))
-            self._weights = w / w.sum()
-        if self.means_init is not None:
-            self._means = means0
-        if self.precisions_init is not None:
-            shape = (k, d) if self.covariance_type == "diag" else (k, d, d)
-            self._set_from_precisions(self._param_tensor(self.precisions_init, "precisions_init", shape))
-
-    def _param_tensor(self, value: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=self._dtype(), device=self._device())
-        if tuple(t.shape) != shape:
-            raise ValueError(f"{name}: expected shape {shape}, got {tuple(t.shape)}")
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name}: contains NaN or Inf")
-        return t
 
     # ------------------------------------------------------------------ public API
 
@@ -721,27 +463,14 @@ class GaussianMixture:
     # ------------------------------------------------------------------ scikit-learn interchange
 
     def to_sklearn(self):
-        """A fitted ``sklearn.mixture.GaussianMixture`` with the same parameters (float64)."""
-        from sklearn.mixture import GaussianMixture as SkGMM
+        """A fitted ``sklearn.mixture.GaussianMixture`` with the same parameters (float64).
 
-        self._check_fitted()
-        sk = SkGMM(
-            n_components=self.n_components,
-            covariance_type=self.covariance_type,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            max_iter=self.max_iter,
-        )
-        sk.weights_ = self.weights_.astype(np.float64)
-        sk.means_ = self.means_.astype(np.float64)
-        sk.covariances_ = self.covariances_.astype(np.float64)
-        sk.precisions_cholesky_ = self.precisions_cholesky_.astype(np.float64)
-        sk.precisions_ = self.precisions_.astype(np.float64)
-        sk.converged_ = bool(getattr(self, "converged_", True))
-        sk.n_iter_ = int(getattr(self, "n_iter_", 0))
-        sk.lower_bound_ = float(getattr(self, "lower_bound_", -np.inf))
-        sk.n_features_in_ = self.n_features_in_
-        return sk
+        Raises
+        ------
+        AttributeError
+            If the mixture is not fitted.
+        """
+        return to_sklearn(self)
 
     @classmethod
     def from_sklearn(cls, sk_gmm, **kwargs: Any) -> GaussianMixture:
@@ -762,25 +491,4 @@ class GaussianMixture:
         ValueError
             If a constructor parameter (including ``device`` and ``dtype``) is invalid, or ``sk_gmm`` is not fitted.
         """
-        for key in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter"):
-            kwargs.setdefault(key, getattr(sk_gmm, key))
-        self = cls(**kwargs)
-        self._check_params()
-        if not hasattr(sk_gmm, "means_"):
-            raise ValueError("sk_gmm: the scikit-learn model is not fitted")
-        dev, dt = self._device(), self._dtype()
-
-        def tens(a):
-            return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dt, device=dev)
-
-        means = tens(sk_gmm.means_)
-        self._center = torch.zeros(means.shape[1], dtype=dt, device=dev)
-        self._weights = tens(sk_gmm.weights_)
-        self._means = means
-        self._covs = tens(sk_gmm.covariances_)
-        self._prec_chol = tens(sk_gmm.precisions_cholesky_)
-        self.converged_ = bool(getattr(sk_gmm, "converged_", True))
-        self.n_iter_ = int(getattr(sk_gmm, "n_iter_", 0))
-        self.lower_bound_ = float(getattr(sk_gmm, "lower_bound_", -np.inf))
-        self.lower_bounds_ = [self.lower_bound_]
-        return self
+        return from_sklearn(cls, sk_gmm, kwargs)

@@ -46,6 +46,56 @@ def test_fit_mean_log_likelihood_matches_sklearn(blobs, covariance_type, seed):
     assert abs(g.score(blobs) - sk.score(blobs)) < 1e-3
 
 
+def _mixture(kind: str, seed: int) -> np.ndarray:
+    """8 diagonal Gaussians in 6-D, 3000 rows: centres s.d. 9 ("separated") or 1.2 ("overlapping")."""
+    rng = np.random.default_rng(100 + seed)
+    centres = rng.normal(0, 9.0 if kind == "separated" else 1.2, (8, 6))
+    spreads = rng.uniform(0.5, 1.5, (8, 6))
+    lab = rng.integers(0, 8, 3000)
+    return centres[lab] + rng.normal(size=(3000, 6)) * spreads[lab]
+
+
+@pytest.mark.parametrize("kind", ["separated", "overlapping"])
+@pytest.mark.parametrize("seed", [3, 5, 7, 8])
+def test_default_fit_at_least_as_good_as_sklearn_default(kind, seed):
+    """Issue 15: default arguments on both sides, mean ln p(x) of adskit >= scikit-learn's - 1e-3.
+
+    Seed check 2026-11-30 (seeds 0-9, both kinds): every gap (adskit - sklearn) >= -1e-9 (+0.91 on seed 7
+    "separated", where scikit-learn's single k-means start merged two clusters). The former default
+    ("kmeans++": one start, 10 Lloyd iterations) fails seed 5 "separated" (-0.75) and seed 8 "overlapping"
+    (-0.085); the lowest-inertia k-means start alone, or EM from only the 2 lowest, fails seed 3
+    "overlapping" (-0.046).
+    """
+    X = _mixture(kind, seed)
+    sk = SkGMM(8, covariance_type="diag", random_state=seed).fit(X)
+    g = GaussianMixture(8, covariance_type="diag", random_state=seed, device="cpu").fit(X)
+    assert g.converged_
+    assert g.score(X) >= sk.score(X) - 1e-3
+
+
+@pytest.mark.parametrize("init", ["kmeans", "kmeans++", "random_from_data"])
+def test_every_init_reaches_the_separated_optimum(blobs, init):
+    """The former default and random_from_data stay available; on 5 clear blobs all three find the optimum."""
+    sk = SkGMM(5, covariance_type="diag", n_init=5, random_state=0).fit(blobs)
+    g = GaussianMixture(5, covariance_type="diag", init=init, n_init=5, random_state=0, device="cpu").fit(blobs)
+    assert abs(g.score(blobs) - sk.score(blobs)) < 1e-3
+
+
+def test_default_start_on_a_subset_of_large_data():
+    """More rows than the k-means subset: the start is chosen on the subset, EM then runs on all rows."""
+    from adskit import _gmm_init
+
+    X = _mixture("separated", 7)
+    small = _gmm_init.KMEANS_SUBSAMPLE
+    try:
+        _gmm_init.KMEANS_SUBSAMPLE = 500
+        g = GaussianMixture(8, covariance_type="diag", random_state=7, device="cpu").fit(X)
+    finally:
+        _gmm_init.KMEANS_SUBSAMPLE = small
+    full = GaussianMixture(8, covariance_type="diag", random_state=7, device="cpu").fit(X)
+    assert abs(g.score(X) - full.score(X)) < 1e-3
+
+
 @pytest.mark.parametrize("covariance_type", ["diag", "full"])
 def test_em_iterations_equal_sklearn_from_same_start(blobs, covariance_type):
     """Same start, tol=0, fixed iterations: the EM updates themselves agree with scikit-learn's."""
@@ -188,7 +238,7 @@ def test_bad_parameters_and_unfitted(blobs):
         ({"covariance_type": "tied"}, "covariance_type"),
         ({"n_components": 0}, "n_components"),
         ({"reg_covar": -1.0}, "reg_covar"),
-        ({"init": "kmeans"}, "init"),
+        ({"init": "k-means"}, "init"),
         ({"dtype": torch.float16}, "dtype"),
     ]:
         with pytest.raises(ValueError, match=name):

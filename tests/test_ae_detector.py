@@ -290,3 +290,27 @@ def test_scores_follow_the_network_when_its_weights_change():
     after = det.anomaly_score(X[:50])
     assert not np.allclose(after, before)
     np.testing.assert_allclose(after, want2, rtol=1e-4)
+
+
+def test_joined_batch_standardises_once_and_leaves_the_caller_arrays_alone():
+    """The loop's batch (issue 15): normal and anomalous rows in one tensor, standardised in place, equal to
+    standardising each part; the caller's arrays are not written; EpochBatches gathers straight into one tensor."""
+    from adskit.detectors._training import EpochBatches, joined_batch
+
+    g = torch.Generator().manual_seed(0)
+    X, Xa = torch.randn(6, 4, generator=g) * 3 + 1, torch.randn(3, 4, generator=g)
+    mean, scale = torch.tensor([1.0, 0.0, -1.0, 2.0]), torch.tensor([3.0, 1.0, 0.5, 2.0])
+    X0, Xa0 = X.clone(), Xa.clone()
+    z, nb = joined_batch(X, Xa, mean, scale, torch.device("cpu"))
+    assert nb == 6 and z.shape == (9, 4)
+    assert torch.equal(z, torch.cat([(X0 - mean) / scale, (Xa0 - mean) / scale]))
+    assert torch.equal(X, X0) and torch.equal(Xa, Xa0)
+    z, nb = joined_batch(X, None, mean, scale, torch.device("cpu"))
+    assert nb == 6 and torch.equal(z, (X0 - mean) / scale) and torch.equal(X, X0)
+
+    Z, Za = torch.arange(40.0).reshape(20, 2), -torch.arange(1.0, 11.0).reshape(5, 2)
+    z, nb = EpochBatches(Z, Za, batch_size=8, anomalous_batch_size=3, seed=1)(2)
+    assert nb == 8 and z.shape == (11, 2)
+    assert all((Z == r).all(1).any() for r in z[:8]) and all((Za == r).all(1).any() for r in z[8:])
+    z, nb = EpochBatches(Z, None, batch_size=8, anomalous_batch_size=None, seed=1)(2)
+    assert nb == 8 and z.shape == (8, 2)

@@ -136,7 +136,7 @@ class FrameSampler:
         self.n_batches = n_batches
         self.rng = _rng(random_state)
         self.max_open = int(max_open)
-        self._open: OrderedDict[int, np.memmap] = OrderedDict()
+        self._open: OrderedDict[int, np.ndarray] = OrderedDict()
         self._entries = []
         counts = []
         for p in self.paths:
@@ -161,10 +161,12 @@ class FrameSampler:
             self.mean_ = np.zeros(d, np.float32) if mean is None else np.asarray(mean, np.float32).reshape(d)
             self.scale_ = np.ones(d, np.float32) if std is None else safe_scale(np.asarray(std, np.float32).reshape(d))
 
-    def _memmap(self, i: int) -> np.memmap:
+    def _memmap(self, i: int) -> np.ndarray:
+        """File ``i``'s memmap as a plain ndarray view of the mapped memory (indexing a ``np.memmap`` object goes
+        through its Python-level subclass hooks at every gather: about a tenth of a small model's training step)."""
         mm = self._open.get(i)
         if mm is None:
-            mm = np.load(self._entries[i], mmap_mode="r", allow_pickle=False)
+            mm = np.asarray(np.load(self._entries[i], mmap_mode="r", allow_pickle=False))
             self._open[i] = mm
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)

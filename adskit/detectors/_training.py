@@ -11,7 +11,10 @@
   batch is ``X``, ``(X, X_anomalous)``, a dict with ``"X"`` (and ``"X_anomalous"``) or an object with those
   attributes; arrays may be NumPy (memmaps included) or torch.
 
-The two batch sources are called as ``source(step) -> (X, X_anomalous or None)``, X of shape (n_b, d).
+:class:`Stream` gives ``(X, X_anomalous or None)`` as read; the loop's batch sources (:class:`EpochBatches`, and
+:func:`joined_batch` on a stream's batches) are called as ``source(step) -> (Z, n_b)``: the standardised normal and
+anomalous rows of the update joined in one tensor on the device, normal rows first (n_b of them). One copy is made
+per update and standardised in place: no second standardisation, no concatenation in the loop.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from ..losses import bu_loss, re_loss, snp_loss
 from .checkpoint import TrainingProgress
 from .presets import feature_config_dict, lr_schedule
 
-Batch = tuple[torch.Tensor, "torch.Tensor | None"]
+Batch = tuple[torch.Tensor, "torch.Tensor | None"]  # what a Stream reads: (X, X_anomalous or None)
+Joined = tuple[torch.Tensor, int]  # what the loop takes: (Z, n_b), normal rows Z[:n_b], anomalous rows Z[n_b:]
 _HISTORY = ("loss", "normal", "C", "lr", "ess")  # what the loop records per update ("ess": BU only, else NaN)
 
 
@@ -113,7 +117,8 @@ def _seed(*words: int) -> int:
 class EpochBatches:
     """Mini-batches of ``Z`` (n, d): epoch e is the permutation seeded by (``seed``, 1, e), cut into
     ``batch_size`` rows (a last partial batch is dropped); the anomalous rows of update t are drawn from ``Za``
-    with replacement, seeded by (``seed``, 2, t). Both tensors stay on their device.
+    with replacement, seeded by (``seed``, 2, t). Both tensors stay on their device. A call gives ``(Z, n_b)``:
+    the rows gathered straight into one new tensor, normal rows first.
     """
 
     def __init__(
@@ -125,19 +130,37 @@ class EpochBatches:
         self.anomalous_batch_size = int(anomalous_batch_size or self.batch_size)
         self._epoch, self._perm = -1, None
 
-    def __call__(self, step: int) -> Batch:
+    def __call__(self, step: int) -> Joined:
         epoch, pos = divmod(step, self.per_epoch)
         n, bs, dev = self.Z.shape[0], self.batch_size, self.Z.device
         if self._epoch != epoch:
             g = torch.Generator().manual_seed(_seed(self.seed, 1, epoch))
             self._epoch, self._perm = epoch, torch.randperm(n, generator=g).to(dev)
-        xb = self.Z[self._perm[pos * bs : (pos + 1) * bs]]
-        xa = None
-        if self.Za is not None:
-            g = torch.Generator().manual_seed(_seed(self.seed, 2, step))
-            m = min(self.anomalous_batch_size, self.Za.shape[0])
-            xa = self.Za[torch.randint(0, self.Za.shape[0], (m,), generator=g).to(dev)]
-        return xb, xa
+        rows = self._perm[pos * bs : (pos + 1) * bs]
+        if self.Za is None:
+            return self.Z[rows], bs
+        g = torch.Generator().manual_seed(_seed(self.seed, 2, step))
+        m = min(self.anomalous_batch_size, self.Za.shape[0])
+        z = self.Z.new_empty((bs + m, self.Z.shape[1]))
+        torch.index_select(self.Z, 0, rows, out=z[:bs])
+        torch.index_select(self.Za, 0, torch.randint(0, self.Za.shape[0], (m,), generator=g).to(dev), out=z[bs:])
+        return z, bs
+
+
+def joined_batch(
+    X: torch.Tensor, Xa: torch.Tensor | None, mean: torch.Tensor, scale: torch.Tensor, device: torch.device
+) -> Joined:
+    """``(Z, n_b)``: the rows of ``X`` (n_b, d) and ``Xa`` (m, d) or None, standardised ``(x - mean) / scale`` as
+    float32 on ``device``, in one new tensor (normal rows first). The one copy out of the caller's arrays (which are
+    never written) is standardised in place: the numbers of standardising each part on its own.
+    """
+    X = X.to(device, torch.float32, non_blocking=True)
+    if Xa is None:
+        z = X - mean
+    else:
+        z = torch.cat([X, Xa.to(device, torch.float32, non_blocking=True)])
+        z.sub_(mean)
+    return z.div_(scale), X.shape[0]
 
 
 def _fast_tensor(X: Any, name: str) -> torch.Tensor:
@@ -257,9 +280,10 @@ class Stream:
         return X, Xa
 
 
-def train_loop(det: Any, get_batch: Callable[[int], Batch], plan: Plan) -> TrainingProgress:
+def train_loop(det: Any, get_batch: Callable[[int], Joined], plan: Plan) -> TrainingProgress:
     """The AE's training loop for the costs RE, SNP and BU (BU paper eqs 7, 9-10 and 16): build ``det``'s model and run
-    ``plan.n_updates`` updates (from the checkpoint if resuming).
+    ``plan.n_updates`` updates (from the checkpoint if resuming). ``get_batch(step)`` gives ``(Z, n_b)`` (see
+    :func:`joined_batch`).
 
     Sets ``det.feature_config_``, ``det.h_``, ``det._kde_std`` and ``det.model_``; returns the run's progress
     (history, the running maximum behind C="auto", frames seen, seconds).
@@ -287,22 +311,21 @@ def train_loop(det: Any, get_batch: Callable[[int], Batch], plan: Plan) -> Train
     t0, seconds = time.perf_counter(), run.seconds
     bar = tqdm(range(start, n), total=n, initial=start, disable=not det.progress, desc=f"AE[{det.cost}]", leave=False)
     for step in bar:
-        xb, xa = get_batch(step)
+        z, nb = get_batch(step)
         lr = float(det.lr) * lr_schedule(step, n, det.decay_start, det.final_factor)
         for g in opt.param_groups:
             g["lr"] = lr
-        nb = xb.shape[0]
-        a_all = det._scores_t(xb if xa is None else torch.cat([xb, xa]))
+        a_all = det._scores_t(z)
         a_n, a_a = a_all[:nb], a_all[nb:]
         in_warmup = clip.warming(step, a_n)  # C="auto" is estimated first, without the anomalous term
         run.ema_max, c_value = clip.ema_max, clip.value
-        use_anom = xa is not None and not in_warmup
+        use_anom = z.shape[0] > nb and not in_warmup
         if det.cost == "re" or (det.cost == "snp" and not use_anom):
             loss = re_loss(a_n)
         elif det.cost == "snp":
             loss = snp_loss(a_n, a_a, c_value)
         else:
-            w = bu_weights(xb, det.h_, det.eps, standardize=det._kde_std, warn=step == start)
+            w = bu_weights(z[:nb], det.h_, det.eps, standardize=det._kde_std, warn=step == start)
             hist["ess"][step] = float(1.0 / (w.detach().double().square().sum() * w.shape[0]))  # ESS / B
             loss = bu_loss(a_n, w, a_a if use_anom else None, c_value if use_anom else None)
         opt.zero_grad(set_to_none=True)
@@ -315,7 +338,7 @@ def train_loop(det: Any, get_batch: Callable[[int], Batch], plan: Plan) -> Train
             )
         hist["loss"][step], hist["normal"][step] = value, float(a_n.detach().mean())
         hist["C"][step], hist["lr"][step] = c_value, lr
-        run.frames += nb + (0 if xa is None else xa.shape[0])
+        run.frames += z.shape[0]
         if plan.writes_at(step + 1):
             run.step, run.seconds = step + 1, seconds + time.perf_counter() - t0
             det._write(plan.checkpoint, run)

@@ -23,7 +23,7 @@ from ..bandwidth import ess_bandwidth, parse_bandwidth_rule
 from ..kde import median_heuristic, standardize_with
 from ..losses import anomaly_score
 from ..models import Autoencoder, fuse_batchnorm
-from ._training import EpochBatches, Plan, Stream, train_loop
+from ._training import EpochBatches, Plan, Stream, joined_batch, train_loop
 from .base import BaseDetector
 from .checkpoint import CheckpointMixin
 from .presets import AE_PRESETS, feature_config_dict, lr_schedule
@@ -438,15 +438,12 @@ class AEDetector(CheckpointMixin, BaseDetector):
                 raise ValueError(f"calibration: has {calibration.shape[1]} features, batches have {stream.d}")
         self._fit_scaler(stream.first, dev, stream.stats if scaler is None else scaler)
 
-        def get_batch(step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        def get_batch(step: int) -> tuple[torch.Tensor, int]:
             X, Xa = stream(step)
-            xb = self._transform(X.to(dev, torch.float32, non_blocking=True))
-            xa = None
-            if self.cost != "re" and Xa is not None:
-                xa = self._transform(Xa.to(dev, torch.float32, non_blocking=True))
-            if self.cost == "snp" and xa is None:
+            Xa = None if self.cost == "re" else Xa
+            if self.cost == "snp" and Xa is None:
                 raise ValueError(f"batches[{step}]: cost='snp' needs X_anomalous rows in every batch")
-            return xb, xa
+            return joined_batch(X, Xa, self._mean_t, self._scale_t, dev)
 
         if n_updates is None:
             n_updates = self.planned_updates(stream.batches_per_epoch, stream.length)

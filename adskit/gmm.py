@@ -24,6 +24,7 @@ import torch
 from ._gmm_em import _MixtureState
 from ._gmm_init import INITS
 from ._gmm_sklearn import from_sklearn, to_sklearn
+from ._threads import cpu_threads
 from ._utils import as_float_tensor, check_positive, resolve_device
 
 __all__ = ["GaussianMixture"]
@@ -243,13 +244,14 @@ class GaussianMixture(_MixtureState):
         g = self._generator()
         tol = float(self.tol)
         best: tuple[float, Any] | None = None
-        for _ in range(1 if warm else self.n_init):
-            if not warm:
-                self._initialize(Xc, XX, g)
-            bounds = self._em(Xc, XX, int(self.max_iter), tol)
-            state = (self._weights, self._means, self._covs, self._prec_chol, self.converged_, bounds)
-            if best is None or bounds[-1] > best[0]:
-                best = (bounds[-1], state)
+        with cpu_threads(self._dev):  # no more threads than idle cores (adskit._threads), restored after
+            for _ in range(1 if warm else self.n_init):
+                if not warm:
+                    self._initialize(Xc, XX, g)
+                bounds = self._em(Xc, XX, int(self.max_iter), tol)
+                state = (self._weights, self._means, self._covs, self._prec_chol, self.converged_, bounds)
+                if best is None or bounds[-1] > best[0]:
+                    best = (bounds[-1], state)
         self._weights, self._means, self._covs, self._prec_chol, self.converged_, bounds = best[1]
         self.lower_bounds_ = bounds
         self.lower_bound_ = bounds[-1]

@@ -18,6 +18,7 @@ import torch
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._scaling import fit_scale, parse_scaler
+from .._threads import cpu_threads
 from .._utils import check_positive, resolve_device
 from ..bandwidth import ess_bandwidth, parse_bandwidth_rule
 from ..kde import median_heuristic, standardize_with
@@ -466,7 +467,8 @@ class AEDetector(CheckpointMixin, BaseDetector):
     def _train(self, get_batch: Callable[[int], Any], plan: Plan, rows: torch.Tensor, standardized: bool = False):
         """Run the loop, keep its result, set the threshold on the scores of ``rows`` (normal vectors, raw or
         standardised on the device) and write the final checkpoint."""
-        run = train_loop(self, get_batch, plan)
+        with cpu_threads(plan.device):  # no more torch threads than idle cores, chosen once, restored after
+            run = train_loop(self, get_batch, plan)
         self._adopt(run)
         self._set_offset(self._scores(rows, standardized))
         if plan.checkpoint is not None:

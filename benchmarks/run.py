@@ -1,6 +1,6 @@
 """One benchmark runner: side-by-side measurements against a reference, as ratios, next to targets.
 
-Usage: python benchmarks/run.py [--quick] [--json PATH] [--markdown PATH] [--only SUBSTRING]
+Usage: python benchmarks/run.py [--quick] [--json PATH] [--markdown PATH] [--only NAME]
 
 Each ``benchmarks/bench_*.py`` module defines ``cases(quick: bool) -> list[Case]``. A case measures adskit and
 its reference in the same run (interleaved repeats, median), so the ratio is meaningful on a busy machine even
@@ -135,16 +135,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
-    ap.add_argument("--only", default=None, help="run only cases whose name contains this")
+    ap.add_argument(
+        "--only", default=None, help="run only bench_NAME.py if it exists, else the cases whose name contains NAME"
+    )
     ap.add_argument("--markdown", default=None, help="also write the README's Benchmarks table here ('-': print it)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     load_start = os.getloadavg()[0]
     rows: list[Result] = []
     failed: list[str] = []
-    for _modname, mod in _load_modules(args.only):
+    # --only NAME: the whole module bench_NAME.py when there is one (``--only bu``, ``--only gmm``), else every case
+    # whose name contains NAME
+    module = f"bench_{args.only}" if args.only and (HERE / f"bench_{args.only}.py").is_file() else None
+    for modname, mod in _load_modules(args.only):
+        if module is not None and modname != module:
+            continue
         for case in mod.cases(args.quick):
-            if args.only and args.only not in case.name:
+            if args.only and module is None and args.only not in case.name:
                 continue
             print(f"running {case.name} ...", file=sys.stderr, flush=True)
             try:

@@ -71,9 +71,23 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   echo "bootstrap: installing torch into $VENV (Python $pyver) ..."
   t0=$SECONDS
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
-    "$VPY" -m pip install -q "torch>=2.1"
+    "$VPY" -m pip install -q --no-cache-dir "torch>=2.1"
   else
-    "$VPY" -m pip install -q "torch==2.13.0" 2>/dev/null || "$VPY" -m pip install -q "torch>=2.1"
+    # Is there a CPU build among this machine's own wheels (pip's find-links)? Asked without an index,
+    # so nothing is downloaded to find out.
+    if "$VPY" -m pip install -q --dry-run --no-deps --no-index "torch==2.13.0" >/dev/null 2>&1; then
+      "$VPY" -m pip install -q --no-cache-dir "torch==2.13.0"
+    else
+      # None for this Python: the registry's Linux build is the CUDA one, about 6 GB in the venv. Say so
+      # before pip runs out of disk half-way (exit 3: the machine, not the code).
+      free_gb=$(df -Pk "$VENV" | awk 'NR == 2 {print int($4 / 1048576)}')
+      if [ "${free_gb:-0}" -lt 7 ]; then
+        echo "bootstrap: no CPU-only torch for Python $pyver here, and the CUDA build needs about 7 GB free;" \
+             "$free_gb GB free under $VENV. Free some disk or choose another --venv." >&2
+        exit 3
+      fi
+      "$VPY" -m pip install -q --no-cache-dir "torch==2.13.0" || "$VPY" -m pip install -q --no-cache-dir "torch>=2.1"
+    fi
   fi
   "$VPY" -W ignore -c 'import torch, sys
 kind = "CPU" if torch.version.cuda is None else "CUDA " + torch.version.cuda

@@ -138,3 +138,35 @@ def test_log_mel_runs_on_one_cpu_thread_and_restores(monkeypatch, two_threads):
     module(y)
     assert len(seen) == 2 and set(seen) == {1}  # two chunks of <= 2**20 samples, each on one thread
     assert torch.get_num_threads() == 2  # and the caller's setting is back
+
+
+@pytest.mark.parametrize("kind", ["ae", "np", "gmm"])
+def test_training_runs_on_the_policy_and_restores(monkeypatch, two_threads, kind):
+    """AE training, the NP detector's fit and the GMM fit run on the policy's count (one idle core: one thread)."""
+    from adskit.detectors import ae, neyman_pearson
+    from adskit.gmm import GaussianMixture
+
+    monkeypatch.setattr(_threads, "idle_cores", lambda: 1)
+    seen = []
+
+    def spying(inner):
+        def spy(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return inner(*args, **kwargs)
+
+        return spy
+
+    X = np.random.default_rng(0).standard_normal((64, 6)).astype(np.float32)
+    if kind == "ae":
+        monkeypatch.setattr(ae, "train_loop", spying(ae.train_loop))
+        det = ae.AEDetector(hidden=(8,), latent_dim=2, n_updates=3, batch_size=16, device="cpu")
+    elif kind == "np":
+        cls = neyman_pearson.NPDetector
+        monkeypatch.setattr(cls, "_final_normal_model", spying(cls._final_normal_model))
+        det = cls(extractor="vae", hidden=(8,), latent_dim=2, n_components=2, n_steps=3, batch_size=16, device="cpu")
+    else:
+        monkeypatch.setattr(GaussianMixture, "_em", spying(GaussianMixture._em))
+        det = GaussianMixture(2, device="cpu")
+    det.fit(X)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == 2

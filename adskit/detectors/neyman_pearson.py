@@ -44,6 +44,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._scaling import fit_scale
+from .._threads import cpu_threads
 from .._utils import check_positive, resolve_device
 from ..models.vae import VAE
 from .base import BaseDetector
@@ -369,7 +370,9 @@ class NPDetector(_Algorithm1, BaseDetector):
         valid = self._check_valid(X, X_valid, y_valid)
         dev = resolve_device(self.device)
         devices = [dev.index or 0] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # dropout draws from the global RNG: seed, then restore
+        # dropout draws from the global RNG: seed, then restore; no more torch threads than idle cores
+        # (adskit._threads), chosen once for the whole fit, the caller's setting restored after
+        with torch.random.fork_rng(devices=devices), cpu_threads(dev):
             torch.manual_seed(int(self.random_state))
             self._fit(X, Xo, dev, valid)
         return self

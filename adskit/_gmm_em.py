@@ -130,15 +130,15 @@ class _MixtureState:
         quad = (Y * Y).sum(-1)
         return -0.5 * (d * math.log(2 * math.pi) + quad) + log_det + self._weights.log()
 
-    def _e_step(self, Xc: torch.Tensor, XXt: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _e_step(self, Xc: torch.Tensor, XX: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (mean log-likelihood, responsibilities (C, n)).
 
         Component-major layout (C, n): the reductions over components run along contiguous rows, and the
         log-sum-exp shares its exponentials with the responsibilities (one exp per entry, not two).
         """
-        if XXt is not None:  # diag: XXt = [x, x*x]^T, shape (2D, n)
+        if XX is not None:  # diag: XX = [x, x*x], shape (n, 2D); BLAS reads its transpose in place
             W, const = self._diag_terms()
-            L = torch.addmm(const[:, None], W, XXt)
+            L = torch.addmm(const[:, None], W, XX.T)
         else:
             L = self._weighted_log_prob(Xc).T.contiguous()
         m = L.amax(0)
@@ -147,7 +147,7 @@ class _MixtureState:
         lb = (m + s.log()).mean()
         return lb, L.div_(s)
 
-    def _m_step(self, Xc: torch.Tensor, XXt: torch.Tensor | None, resp: torch.Tensor) -> None:
+    def _m_step(self, Xc: torch.Tensor, XX: torch.Tensor | None, resp: torch.Tensor) -> None:
         """Maximise over (w, mu, Sigma) given responsibilities (C, n); empty components keep their parameters."""
         n, d = Xc.shape
         eps = torch.finfo(Xc.dtype).eps
@@ -155,8 +155,8 @@ class _MixtureState:
         # a component with (numerically) no mass keeps its previous mean and covariance
         empty = nk < max(1e-8 * n, 100 * eps)
         reg = float(self.reg_covar)
-        if XXt is not None:
-            S = resp @ XXt.T  # (C, 2D): weighted sums of x and x^2
+        if XX is not None:
+            S = resp @ XX  # (C, 2D): weighted sums of x and x^2
             means = S[:, :d] / nk[:, None]
             covs = (S[:, d:] / nk[:, None] - means * means).clamp_min_(0.0) + reg
         else:
@@ -172,11 +172,11 @@ class _MixtureState:
         self._set_params(nk / nk.sum(), means, covs)
 
     def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Centred data and, for diag, the (2D, n) matrix [x, x*x]^T reused by every EM iteration."""
+        """Centred data and, for diag, the (n, 2D) matrix [x, x*x] reused by every EM iteration."""
         Xc = X - self._center
         if self.covariance_type != "diag":
             return Xc, None
-        return Xc, torch.cat([Xc, Xc * Xc], dim=1).T.contiguous()
+        return Xc, torch.cat([Xc, Xc * Xc], dim=1)
 
     def _em(self, Xc: torch.Tensor, XX: torch.Tensor | None, n_iter: int, tol: float | None) -> list[float]:
         """Run EM from the current parameters; return the lower bound of every iteration."""
@@ -241,9 +241,14 @@ class _MixtureState:
         self._m_step(Xc, XX, resp)
 
     def _best_kmeans_start(self, Xc: torch.Tensor, XX: torch.Tensor | None, g: torch.Generator) -> None:
-        """init="kmeans": EM on the k-means subset from each distinct k-means partition; keep the best."""
+        """init="kmeans": EM on the k-means subset from each distinct k-means partition; keep the best.
+
+        The short runs are in float32 (they only choose a start); the chosen weights, means and covariances are
+        cast back to the data's dtype for EM on all rows.
+        """
         rows, starts = kmeans_starts(Xc, self.n_components, g)
-        Xs, XXs = (Xc, XX) if rows is None else (Xc[rows], None if XX is None else XX[:, rows].contiguous())
+        Xs, XXs = (Xc, XX) if rows is None else (Xc[rows], None if XX is None else XX[rows])
+        Xs, XXs = Xs.float(), None if XXs is None else XXs.float()
         best: tuple[float, Any] | None = None
         for s in range(starts.shape[1]):
             for attr in ("_means", "_covs"):
@@ -253,7 +258,8 @@ class _MixtureState:
             bound = self._em(Xs, XXs, int(self.max_iter), float(self.tol))[-1]
             if best is None or bound > best[0]:
                 best = (bound, (self._weights, self._means, self._covs, self._prec_chol))
-        self._weights, self._means, self._covs, self._prec_chol = best[1]
+        weights, means, covs = (t.to(Xc.dtype) for t in best[1][:3])
+        self._set_params(weights / weights.sum(), means, covs)  # float32 weights sum to 1 only within ~1e-7
 
     def _param_tensor(self, value: Any, name: str, shape: tuple[int, ...]) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=self._dtype(), device=self._device())

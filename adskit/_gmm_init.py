@@ -3,31 +3,37 @@
 ``"kmeans++"`` and ``"random_from_data"`` return hard labels, which the mixture turns into weights, means and
 covariances by one M-step, as scikit-learn's ``GaussianMixture._initialize_parameters`` does.
 
-``"kmeans"`` (the default) returns the partitions of :data:`KMEANS_STARTS` k-means starts (greedy k-means++
-seeding, then Lloyd iterations to convergence with scikit-learn's stopping rule), run side by side
-(:func:`adskit._kmeans.kmeans`) on a random subset of at most :data:`KMEANS_SUBSAMPLE` rows (scikit-learn's
-``MiniBatchKMeans`` also initialises on a subset, ``init_size``). The mixture then runs EM (to its ``tol``) on
-that subset from each of the :data:`EM_STARTS` lowest-inertia distinct partitions and keeps the highest
-likelihood as the start of EM on all rows: EM from several starts on a cheaper problem, keep the best, as in the
+``"kmeans"`` (the default) returns the partitions of :data:`KMEANS_STARTS` k-means starts, run side by side
+(:func:`adskit._kmeans.kmeans`), on a random subset of at most :data:`KMEANS_SUBSAMPLE` rows (scikit-learn's
+``MiniBatchKMeans`` also initialises on a subset, ``init_size``): greedy k-means++ seeding on the whole subset,
+Lloyd iterations to convergence (scikit-learn's stopping rule) on its first :data:`LLOYD_SUBSAMPLE` rows, then each
+start's centres label the whole subset. The mixture then runs EM (to its ``tol``, in float32) on the subset from
+each of the :data:`EM_STARTS` lowest-inertia distinct partitions and keeps the highest likelihood as the start of
+EM on all rows (in the data's dtype): EM from several starts on a cheaper problem, keep the best, as in the
 "short runs" strategy of Biernacki, Celeux & Govaert (2003), "Choosing starting values for the EM algorithm",
 Comput. Stat. Data Anal. 41. Why not scikit-learn's one start (``KMeans(n_init=1)``)? One start often leaves
 two centres in one true cluster and none in another, a local optimum EM does not leave; and the lowest k-means
 inertia is not always the highest likelihood when clusters overlap or differ in spread
-(``tests/test_gmm.py`` holds a case of each). The subset size: with 10,000 rows a component of weight 0.34 %
-(about 34 rows in the subset; ``bench_gmm`` "unequal", D = 32, N = 100k, seed 2) got no centre of its own and
-the fit ended 0.35 below scikit-learn's; 30,000 rows find it. k-means runs in float32: it only chooses partitions, and float32
-products are several times faster on a CPU.
+(``tests/test_gmm.py`` holds a case of each).
+
+The sizes, measured with ``benchmarks/bench_gmm.py``'s family at N = 100k (36 data sets, each fitted with four
+``random_state`` values): the seeding needs the 30,000 rows, since with 10,000 (or 20,000) a component of weight
+0.34 % ("unequal", D = 32, seed 2: about 34 rows per 10,000) got no centre of its own more often and the fit ended
+0.22-0.35 below scikit-learn's; Lloyd on 5,000 of them and the short EM runs in float32 gave the same worst gap
+as Lloyd on all 30,000 in float64 (one data set in 144 fits, the same one, 0.22 below scikit-learn's in both) in
+half the time. k-means runs in float32: it only chooses partitions.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._kmeans import kmeans
+from ._kmeans import kmeans, kmeans_plusplus, nearest_centres
 
 KMEANS_STARTS = 8  #: k-means++ starts of init="kmeans"
 EM_STARTS = 4  #: at most this many distinct partitions (lowest inertia first) get a short EM run
-KMEANS_SUBSAMPLE = 30_000  #: rows the starts (k-means and the short EM runs) use; all rows when there are fewer
+KMEANS_SUBSAMPLE = 30_000  #: rows the starts (seeding, labels, short EM runs) use; all rows when there are fewer
+LLOYD_SUBSAMPLE = 5_000  #: the first rows of that subset on which the Lloyd iterations run
 OLD_LLOYD = 10  #: Lloyd iterations of init="kmeans++" (one start, in the data's dtype)
 INITS = ("kmeans", "kmeans++", "random_from_data")
 
@@ -64,12 +70,18 @@ def kmeans_starts(
     if n > KMEANS_SUBSAMPLE:
         rows = torch.randperm(n, generator=generator)[:KMEANS_SUBSAMPLE].to(X.device)
         sub = sub[rows]
-    res = kmeans(sub, n_components, n_starts=KMEANS_STARTS, generator=generator)
+    seeds = kmeans_plusplus(sub, n_components, n_starts=KMEANS_STARTS, generator=generator)
+    lloyd = sub[:LLOYD_SUBSAMPLE]
+    if lloyd.shape[0] < n_components:  # (LLOYD_SUBSAMPLE set below n_components)
+        lloyd = sub
+    res = kmeans(lloyd, n_components, n_starts=KMEANS_STARTS, init=seeds)
+    labels, inertias_t = nearest_centres(sub, res.all_centers)
+    inertias = inertias_t.tolist()
     keep: list[int] = []
-    for s in sorted(range(KMEANS_STARTS), key=lambda i: res.inertias[i]):
-        if all(abs(res.inertias[s] - res.inertias[j]) > 1e-6 * abs(res.inertias[j]) for j in keep):
+    for s in sorted(range(KMEANS_STARTS), key=lambda i: inertias[i]):
+        if all(abs(inertias[s] - inertias[j]) > 1e-6 * abs(inertias[j]) for j in keep):
             keep.append(s)
-    return rows, res.all_labels[:, keep[:EM_STARTS]]
+    return rows, labels[:, keep[:EM_STARTS]]
 
 
 def initial_labels(X: torch.Tensor, n_components: int, init: str, generator: torch.Generator) -> torch.Tensor:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["KMeansResult", "kmeans", "kmeans_plusplus"]
+__all__ = ["KMeansResult", "kmeans", "kmeans_plusplus", "nearest_centres"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class KMeansResult:
         The final inertia of every start.
     all_labels : torch.Tensor [shape=(n, S)], int64
         The labels of every start (column ``argmin(inertias)`` is ``labels``).
+    all_centers : torch.Tensor [shape=(S, K, D)]
+        The centres of every start.
     """
 
     centers: torch.Tensor
@@ -45,6 +47,7 @@ class KMeansResult:
     n_iter: int
     inertias: tuple[float, ...]
     all_labels: torch.Tensor
+    all_centers: torch.Tensor
 
 
 def _check(X: torch.Tensor, n_clusters: int, n_starts: int) -> None:
@@ -59,6 +62,27 @@ def _check(X: torch.Tensor, n_clusters: int, n_starts: int) -> None:
 def _sq_dist(X: torch.Tensor, sq: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
     """Squared distances (n, m) of the rows of X to the rows of C; ``sq`` = row norms of X squared."""
     return torch.addmm((C * C).sum(1), X, C.T, alpha=-2.0).add_(sq[:, None]).clamp_min_(0.0)
+
+
+def _assign(X: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared distance to the nearest centre minus |x|^2, and its index, both (n, S), for centres (S, K, D)."""
+    S, K, D = centers.shape
+    C = centers.reshape(S * K, D)
+    return torch.addmm((C * C).sum(1), X, C.T, alpha=-2.0).view(X.shape[0], S, K).min(2)
+
+
+def nearest_centres(X: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels and inertias of the rows of X (n, D) under each of S sets of centres (S, K, D).
+
+    Returns
+    -------
+    labels : torch.Tensor [shape=(n, S)], int64
+        Index of the nearest centre of each row, per set.
+    inertias : torch.Tensor [shape=(S,)]
+        Sum of squared distances of the rows to their nearest centre, per set.
+    """
+    dmin, labels = _assign(X, centers)
+    return labels, (dmin + (X * X).sum(1)[:, None]).clamp_min_(0.0).sum(0)
 
 
 def kmeans_plusplus(
@@ -198,9 +222,7 @@ def kmeans(
     sq = (X * X).sum(1)
 
     def assign(centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Squared distance to the nearest centre minus |x|^2, and its index, both (n, S)."""
-        C = centers.reshape(S * K, D)
-        return torch.addmm((C * C).sum(1), X, C.T, alpha=-2.0).view(n, S, K).min(2)
+        return _assign(X, centers)
 
     done = torch.zeros(S, dtype=torch.bool, device=X.device)
     dmin, labels = assign(centers)
@@ -224,4 +246,5 @@ def kmeans(
         n_iter=n_iter,
         inertias=tuple(float(v) for v in inertias),
         all_labels=labels,
+        all_centers=centers,
     )

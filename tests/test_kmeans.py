@@ -9,7 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from adskit._kmeans import kmeans, kmeans_plusplus
+from adskit._kmeans import kmeans, kmeans_plusplus, nearest_centres
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,14 @@ def test_bad_arguments(kwargs, match):
         kmeans(X, **{"n_clusters": 2, **kwargs})
     with pytest.raises(ValueError, match="X: expected a 2-D floating-point"):
         kmeans(torch.zeros(10, dtype=torch.float64), 2)
+
+
+def test_nearest_centres_labels_and_inertias_against_numpy():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 6))
+    centres = rng.normal(size=(3, 4, 6))  # three sets of four centres
+    labels, inertias = nearest_centres(torch.as_tensor(X), torch.as_tensor(centres))
+    for s in range(3):
+        d = ((X[:, None, :] - centres[s][None]) ** 2).sum(-1)
+        np.testing.assert_array_equal(labels[:, s].numpy(), d.argmin(1))
+        np.testing.assert_allclose(float(inertias[s]), d.min(1).sum(), rtol=1e-10)

@@ -119,6 +119,44 @@ def recording_scores(
     ValueError
         ``chunk_seconds`` is not > 0, or the detector does not match ``cfg`` (:func:`adskit.scores.frame_scores`).
     """
+    times, scores = recording_scores_by(
+        {"_": detector}, path, cfg, chunk_seconds=chunk_seconds, channel=channel, extractor=extractor,
+        on_chunk=on_chunk, info=info,
+    )  # fmt: skip
+    return times, scores["_"]
+
+
+def recording_scores_by(
+    detectors: Mapping[str, Any],
+    path: str | os.PathLike,
+    cfg: FeatureConfig,
+    *,
+    chunk_seconds: float | None = CHUNK_SECONDS,
+    channel: str | int = "mix",
+    extractor: LogMel | None = None,
+    on_chunk: Callable[[float], None] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`recording_scores` under several detectors of one front end: the file is read and its log-mel
+    computed once, and each detector scores the same frames.
+
+    Parameters
+    ----------
+    detectors : mapping of str -> fitted detector
+        E.g. :attr:`adskit.experiments.analyst_model.AnalystModel.scorers` ("mse", "mahalanobis"), all trained on ``cfg``.
+    path, cfg, chunk_seconds, channel, extractor, on_chunk, info
+        As :func:`recording_scores`.
+
+    Returns
+    -------
+    times : np.ndarray [shape=(V,)]
+    scores : dict of str -> np.ndarray [shape=(V,)], float64
+        The frame scores of each detector, under its key.
+
+    Raises
+    ------
+    As :func:`recording_scores`.
+    """
     path = Path(path)
     info = audio_info(path) if info is None else info
     sr0, n0, t_sr = info["sr"], info["frames"], cfg.sr
@@ -142,9 +180,11 @@ def recording_scores(
             raise AudioFileError(path, reason)
         if on_chunk is not None:
             on_chunk(n0 / sr0)
-        return frame_times(n_vec, cfg), frame_scores(detector, extractor(y).cpu().numpy())
+        S = extractor(y).cpu().numpy()
+        return frame_times(n_vec, cfg), {k: frame_scores(d, S) for k, d in detectors.items()}
     margin = int(math.ceil(_MARGIN_SECONDS * t_sr))
-    out, loud, done = [], False, 0.0
+    out: dict[str, list[np.ndarray]] = {k: [] for k in detectors}
+    loud, done = False, 0.0
     for v0 in range(0, n_vec, step):
         v1 = min(v0 + step, n_vec)
         f0, f1 = v0, v1 + cfg.frames - 1  # frames [f0, f1) make vectors [v0, v1)
@@ -156,14 +196,15 @@ def recording_scores(
         loud = loud or bool(np.any(y))
         S = extractor(y).cpu().numpy()
         a = f0 - ts // cfg.hop_length
-        out.append(frame_scores(detector, S[a : a + (f1 - f0)]))
+        for k, d in detectors.items():
+            out[k].append(frame_scores(d, S[a : a + (f1 - f0)]))
         if on_chunk is not None:  # seconds of the file done so far, minus those said before
             here = n0 / sr0 if v1 == n_vec else v1 * cfg.hop_length / t_sr
             on_chunk(here - done)
             done = here
     if not loud:
         raise AudioFileError(path, "silent: every sample is 0")
-    return frame_times(n_vec, cfg), np.concatenate(out)
+    return frame_times(n_vec, cfg), {k: np.concatenate(v) for k, v in out.items()}
 
 
 def list_inputs(inputs: Sequence[str | os.PathLike]) -> dict[Path, str]:
@@ -277,7 +318,7 @@ def score_rows(
     compare : bool
         Also give every scored row ``"compare"``: the clip score of each frame score the model directory holds
         (:attr:`AnalystModel.scorers`: "mse", "mahalanobis") under each clip rule ("max", "mean"), keyed
-        ``"<score>, <rule>"``. A frame score other than the model's own costs a second pass over the file.
+        ``"<score>, <rule>"``, all from one reading of the file and one log-mel (:func:`recording_scores_by`).
     chunk_seconds : float or None
         As :func:`recording_scores`.
     progress : bool
@@ -313,15 +354,19 @@ def score_rows(
             continue
         m = models[sec]
         try:
-            times, s = recording_scores(
-                m.scorer, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
+            scorers = m.scorers if compare else {m.score: m.scorer}  # every frame score from one pass
+            times, by = recording_scores_by(
+                scorers, p, m.feature_config, chunk_seconds=chunk_seconds, extractor=extractors[sec],
                 on_chunk=bar.update, info=infos.get(p),
             )  # fmt: skip
+            s = by[m.score]
             i = int(np.argmax(s))
             row.update(score=float(clip_scores([s], m.aggregate)[0]), max_frame_time_s=float(times[i]))
             row["decision"] = int(row["score"] > thr[sec]["threshold"])
             if compare:
-                row["compare"] = _compare(m, p, s, chunk_seconds, extractors[sec], infos.get(p))
+                row["compare"] = {
+                    f"{k}, {r}": float(clip_scores([v], r)[0]) for k, v in by.items() for r in ("max", "mean")
+                }
             if frames:
                 row["frames"] = (times, s)
         except (AudioFileError, OSError, ValueError) as exc:
@@ -329,19 +374,6 @@ def score_rows(
         rows.append(row)
     bar.close()
     return rows
-
-
-def _compare(
-    m: AnalystModel, path: Path, own: np.ndarray, chunk_seconds: float | None, extractor: LogMel, info: dict | None
-) -> dict[str, float]:
-    """Clip scores of one file under every frame score of ``m`` and both clip rules (``own``: the model's frames)."""
-    out = {}
-    for name, scorer in m.scorers.items():
-        s = own if name == m.score else recording_scores(scorer, path, m.feature_config, chunk_seconds=chunk_seconds,
-                                                         extractor=extractor, info=info)[1]  # fmt: skip
-        for rule in ("max", "mean"):
-            out[f"{name}, {rule}"] = float(clip_scores([s], rule)[0])
-    return out
 
 
 @dataclass

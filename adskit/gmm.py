@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from ._gmm_em import _MixtureState
 from ._gmm_init import INITS
@@ -32,7 +34,7 @@ __all__ = ["GaussianMixture"]
 _COV_TYPES = ("diag", "full")
 
 
-class GaussianMixture(_MixtureState):
+class GaussianMixture(_MixtureState, BaseEstimator):
     """Gaussian mixture fitted by EM, in torch, with scikit-learn's parameter and attribute names.
 
     p(x) = sum_c w_c N(x | mu_c, Sigma_c)  (EUSIPCO 2017 eq 4, the normal model p(f | z=0)).
@@ -41,8 +43,10 @@ class GaussianMixture(_MixtureState):
     ----------
     n_components : int
         Number of Gaussians C (the paper uses 16).
-    covariance_type : {"diag", "full"}
-        Diagonal (the paper's choice) or full covariance matrices.
+    covariance_type : {"full", "diag"}
+        Full covariance matrices (the default, as scikit-learn's) or diagonal ones (the paper's choice; the NP
+        detector and :class:`adskit.detectors.GMMDetector` ask for "diag"). The default was "diag" until
+        2026-11-30: a user swapping scikit-learn's class for this one with default arguments got a diagonal model.
     tol : float
         EM stops when the mean log-likelihood (the lower bound, as in scikit-learn) changes by less than
         ``tol`` between two iterations. ``tol=0`` runs exactly ``max_iter`` iterations.
@@ -127,7 +131,7 @@ class GaussianMixture(_MixtureState):
         self,
         n_components: int = 1,
         *,
-        covariance_type: str = "diag",
+        covariance_type: str = "full",
         tol: float = 1e-3,
         max_iter: int = 100,
         n_init: int = 1,
@@ -204,7 +208,7 @@ class GaussianMixture(_MixtureState):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_means"):
-            raise AttributeError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
 
     # ------------------------------------------------------------------ public API
 

@@ -274,3 +274,23 @@ def test_cuda_matches_cpu(blobs):
     x = torch.tensor(blobs[:20], device="cuda", requires_grad=True)
     gpu.log_prob(x).sum().backward()
     assert x.grad.device.type == "cuda" and torch.isfinite(x.grad).all()
+
+
+def test_defaults_are_scikit_learns_and_fit_as_well(blobs):
+    """A user swapping scikit-learn's class for ours with default arguments gets the same kind of model, as good."""
+    from sklearn.base import clone
+
+    ours, theirs = GaussianMixture(5, random_state=0, device="cpu"), SkGMM(5, random_state=0)
+    shared = set(ours.get_params()) & set(theirs.get_params())
+    for name in shared - {"init_params", "random_state", "means_init", "weights_init", "precisions_init"}:
+        assert ours.get_params()[name] == theirs.get_params()[name], name
+    assert ours.fit(blobs).score(blobs) >= theirs.fit(blobs).score(blobs) - 1e-3
+    copy = clone(ours)
+    assert copy.get_params() == ours.get_params() and not hasattr(copy, "_means")
+
+
+def test_unfitted_raises_scikit_learns_not_fitted_error(blobs):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        GaussianMixture(2, device="cpu").predict(blobs)

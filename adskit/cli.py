@@ -25,6 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._utils import atomic_write_text, resolve_device
+from .detectors.presets import AE_PRESETS
 from .experiments.analyst import DEFAULT_PRESET, fit_model, fit_summary
 from .experiments.analyst_evaluate import evaluate_model
 from .experiments.analyst_score import score_files
@@ -443,7 +444,9 @@ def _add_analyst_parsers(sub) -> None:
     p.add_argument(
         "--aggregate", choices=("max", "mean"), default="max", help="clip score: max or mean of frames (default max)"
     )
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"AE preset (default {DEFAULT_PRESET})")
+    p.add_argument(
+        "--preset", default=DEFAULT_PRESET, help=f"AE preset: {', '.join(AE_PRESETS)} (default {DEFAULT_PRESET})"
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds the hold-out, the network and the batches (default 0)")
     p.add_argument("--calibration-fraction", type=float, default=0.25, help="share of clips held out for the threshold")
     p.add_argument("--rho", type=float, default=0.01, help="default false-alarm rate per file (default 0.01)")

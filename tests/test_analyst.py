@@ -118,7 +118,7 @@ def test_score_gives_one_row_per_file_and_errors_as_rows(data, tmp_path, capsys)
         float(by_name["clip_000.wav"][1])
     )
     err = capsys.readouterr().err
-    assert "43 files scored" in err and "2 errors" in err
+    assert "41 of 43 files scored" in err and "2 not scored (error)" in err
 
 
 @pytest.mark.parametrize("rho", [RHO, 0.3])

@@ -150,6 +150,17 @@ def test_bad_and_unlabelled_files_are_listed_never_a_stop(dcase, tmp_path, capsy
     assert (id00["n_normal"], id00["n_anomalous"]) == ("8", "8")
 
 
+def test_evaluate_on_a_folder_without_labels_is_a_clear_error(dcase, tmp_path, capsys):
+    """Every file readable and none labelled (an analyst pointing evaluate at new recordings): exit 2, say why."""
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for k, src in enumerate(sorted(dcase["test"].glob("normal_id_00_*.wav"))[:2]):
+        (folder / f"recording_{k}.wav").write_bytes(src.read_bytes())
+    assert main(["evaluate", str(dcase["model"]), str(folder), "--out", str(tmp_path / "e"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "none of the 2 audio file(s)" in err and "adskit score" in err
+
+
 def test_score_picks_each_files_section_model_and_says_when_none(dcase, tmp_path):
     new = tmp_path / "new"
     new.mkdir()

@@ -538,7 +538,7 @@ def fit_summary(folder: str | os.PathLike) -> list[str]:
         where = f"wrote {m.folder}" if sec is None else f"section {sec}"
         lines += [
             f"{where}: {e['cost'].upper()} on preset {e['preset']}, {fitted['n_updates']} updates on "
-            f"{len(e['data']['train'])} clips ({fitted['fit_seconds']:.0f} s); set from the training data: the scaler"
+            f"{len(e['data']['train'])} clips (trained in {fitted['fit_seconds']:.0f} s); set from the training data: the scaler"
             + (f", {set_}" if set_ else "")
             + ("" if e["data"]["something_else"].get("source") != "other_sections" else
                f"; something-else sounds: the clips of sections {', '.join(e['data']['something_else']['sections'])}"),

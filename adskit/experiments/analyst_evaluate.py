@@ -330,7 +330,8 @@ def evaluate_model(
     FileNotFoundError
         ``test_dir`` is not a folder, the labels CSV or the model directory is missing.
     ValueError
-        No audio in ``test_dir``, a malformed labels CSV, ``rho`` or ``max_fpr`` out of range, a bad model.
+        No audio in ``test_dir``, no labelled file among its readable ones, a malformed labels CSV, ``rho`` or
+        ``max_fpr`` out of range, a bad model.
     """
     if not 0.0 < float(max_fpr) <= 1.0:
         raise ValueError(f"max_fpr: expected a rate in (0, 1], got {max_fpr!r}")
@@ -344,6 +345,12 @@ def evaluate_model(
         raise ValueError(no_audio_message(test_dir, "test_dir"))
     clip_of = {c.path: c for c in ds.clips}
     labelled = dict(labelled_clips(ds.clips, "test", bad))
+    if ds.clips and not labelled:
+        raise ValueError(
+            f"test_dir: none of the {len(ds.clips)} audio file(s) under {test_dir} has a label: evaluate needs "
+            "DCASE names (normal_*, anomaly_*) or a labels CSV (--labels); to score unlabelled recordings, use "
+            "adskit score"
+        )
     rows = score_rows(models, {p: "" for p in labelled}, rho, compare=compare_scores, chunk_seconds=chunk_seconds,
                       progress=progress)  # fmt: skip
     files = []

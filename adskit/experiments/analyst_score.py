@@ -436,9 +436,10 @@ class ScoreReport:
             how = f"threshold {self.threshold:.6g} from {self.n_calibration} calibration clips"
         else:
             how = f"the thresholds of {len(self.models)} section models, each with its section's files"
+        n, bad = len(self.rows), self.n_errors
         return (
-            f"{len(self.rows)} files scored: {self.n_anomalous} anomalous at rho = {self.rho:g} ({how}), "
-            f"{self.n_errors} errors"
+            f"{n - bad} of {n} files scored: {self.n_anomalous} anomalous at rho = {self.rho:g} ({how}), "
+            f"{bad} not scored (error)"
         )
 
 
@@ -463,6 +464,11 @@ def _frames_name(path: Path, used: set[str]) -> str:
     return name
 
 
+def _span(lo: float, hi: float) -> str:
+    """'10 s' when every calibration clip has one length, else '8-12 s'."""
+    return f"{lo:.3g} s" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g}-{hi:.3g} s"
+
+
 def _length_warnings(rows: list[dict], models: Mapping[str | None, AnalystModel]) -> list[str]:
     """Files much shorter or longer than the calibration clips of the model that scored them."""
     out = []
@@ -474,12 +480,12 @@ def _length_warnings(rows: list[dict], models: Mapping[str | None, AnalystModel]
         of = "" if sec is None else f" of section {sec}"
         if short:
             out.append(
-                f"{len(short)} file(s) shorter than half the calibration clips{of} ({lo:.3g}-{hi:.3g} s), e.g. "
+                f"{len(short)} file(s) shorter than half the calibration clips{of} ({_span(lo, hi)}), e.g. "
                 f"{short[0]}: a maximum over fewer frames alarms less often than rho promises"
             )
         if long_:
             out.append(
-                f"{len(long_)} file(s) longer than 1.5 x the calibration clips{of} ({lo:.3g}-{hi:.3g} s), e.g. "
+                f"{len(long_)} file(s) longer than 1.5 x the calibration clips{of} ({_span(lo, hi)}), e.g. "
                 f"{long_[0]}: a maximum over more frames alarms more often than rho promises; read its frame scores "
                 "(--frames)"
             )

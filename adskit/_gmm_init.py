@@ -17,11 +17,12 @@ inertia is not always the highest likelihood when clusters overlap or differ in 
 (``tests/test_gmm.py`` holds a case of each).
 
 The sizes, measured with ``benchmarks/bench_gmm.py``'s family at N = 100k (36 data sets, each fitted with four
-``random_state`` values): the seeding needs the 30,000 rows, since with 10,000 (or 20,000) a component of weight
-0.34 % ("unequal", D = 32, seed 2: about 34 rows per 10,000) got no centre of its own more often and the fit ended
-0.22-0.35 below scikit-learn's; Lloyd on 5,000 of them and the short EM runs in float32 gave the same worst gap
-as Lloyd on all 30,000 in float64 (one data set in 144 fits, the same one, 0.22 below scikit-learn's in both) in
-half the time. k-means runs in float32: it only chooses partitions.
+``random_state`` values): the seeding uses all 30,000 rows because a component of weight 0.34 % ("unequal",
+D = 32, seed 2: about 34 rows per 10,000) got no centre of its own with 10,000 (fit 0.35 below scikit-learn's, an
+earlier measurement) and with 20,000 on a ``random_state`` where 30,000 found it (0.22 below; one comparison, not
+a rate). Lloyd on 5,000 of the rows and the short EM runs in float32 gave the same worst gap as Lloyd on all
+30,000 in float64 (one data set in 144 fits, the same one, 0.22 below scikit-learn's in both) in half the time.
+k-means runs in float32: it only chooses partitions.
 """
 
 from __future__ import annotations

@@ -221,18 +221,15 @@ def kmeans(
     tol_abs = float(tol) * float(X.var(0, unbiased=False).mean())
     sq = (X * X).sum(1)
 
-    def assign(centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _assign(X, centers)
-
     done = torch.zeros(S, dtype=torch.bool, device=X.device)
-    dmin, labels = assign(centers)
+    dmin, labels = _assign(X, centers)
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
         new = _lloyd_update(X, labels, centers)
         shift = ((new - centers) ** 2).sum((1, 2))
         centers = torch.where(done[:, None, None], centers, new)
-        dmin, new_labels = assign(centers)
+        dmin, new_labels = _assign(X, centers)
         done |= (shift <= tol_abs) | (new_labels == labels).all(0)  # small shift, or no label changed
         labels = new_labels
         if bool(done.all()):

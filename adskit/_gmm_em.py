@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._gmm_init import initial_labels, kmeans_starts, nearest
+from ._utils import exp_floor
 
 _JITTER_STEPS = 6  # full covariance: reg_covar x 10, 100, ... before giving up
 
@@ -142,7 +143,7 @@ class _MixtureState:
         else:
             L = self._weighted_log_prob(Xc).T.contiguous()
         m = L.amax(0)
-        L.sub_(m).exp_()
+        L.sub_(m).clamp_min_(exp_floor(L.dtype)).exp_()
         s = L.sum(0)
         lb = (m + s.log()).mean()
         return lb, L.div_(s)
@@ -173,10 +174,13 @@ class _MixtureState:
 
     def _prepare(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Centred data and, for diag, the (n, 2D) matrix [x, x*x] reused by every EM iteration."""
-        Xc = X - self._center
         if self.covariance_type != "diag":
-            return Xc, None
-        return Xc, torch.cat([Xc, Xc * Xc], dim=1)
+            return X - self._center, None
+        d = X.shape[1]
+        XX = torch.empty(X.shape[0], 2 * d, dtype=X.dtype, device=X.device)  # one buffer: Xc is its left half
+        Xc = torch.sub(X, self._center, out=XX[:, :d])
+        torch.mul(Xc, Xc, out=XX[:, d:])
+        return Xc, XX
 
     def _em(self, Xc: torch.Tensor, XX: torch.Tensor | None, n_iter: int, tol: float | None) -> list[float]:
         """Run EM from the current parameters; return the lower bound of every iteration."""
@@ -247,8 +251,8 @@ class _MixtureState:
         cast back to the data's dtype for EM on all rows.
         """
         rows, starts = kmeans_starts(Xc, self.n_components, g)
-        Xs, XXs = (Xc, XX) if rows is None else (Xc[rows], None if XX is None else XX[rows])
-        Xs, XXs = Xs.float(), None if XXs is None else XXs.float()
+        Xs = (Xc if rows is None else Xc[rows]).float()
+        XXs = None if XX is None else torch.cat([Xs, Xs * Xs], dim=1)
         best: tuple[float, Any] | None = None
         for s in range(starts.shape[1]):
             for attr in ("_means", "_covs"):

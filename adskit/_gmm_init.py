@@ -67,10 +67,11 @@ def kmeans_starts(
     """
     n = X.shape[0]
     rows = None
-    sub = X.float()
+    sub = X
     if n > KMEANS_SUBSAMPLE:
         rows = torch.randperm(n, generator=generator)[:KMEANS_SUBSAMPLE].to(X.device)
-        sub = sub[rows]
+        sub = X[rows]
+    sub = sub.float()
     seeds = kmeans_plusplus(sub, n_components, n_starts=KMEANS_STARTS, generator=generator)
     lloyd = sub[:LLOYD_SUBSAMPLE]
     if lloyd.shape[0] < n_components:  # (LLOYD_SUBSAMPLE set below n_components)

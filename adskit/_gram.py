@@ -15,6 +15,8 @@ import torch
 from scipy.linalg import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
+from ._utils import exp_floor
+
 
 @cache
 def _openblas() -> ThreadpoolController:
@@ -85,7 +87,7 @@ def log_kde_symmetric(x: torch.Tensor, h: float) -> torch.Tensor:
     k = torch.from_numpy(g.T)  # the same memory in C order: the lower triangle holds the products
     s = k.diagonal() * 0.5
     k.sub_(s.unsqueeze(1)).sub_(s.unsqueeze(0))  # on the lower triangle: -||z_n - z_m||^2 / (2 h^2)
-    k.exp_().tril_()  # in place: no B x B buffer besides BLAS's output
+    k.clamp_min_(exp_floor(k.dtype)).exp_().tril_()  # in place: no B x B buffer besides BLAS's output
     B = z.shape[0]
     rows = (k.sum(1) + k.sum(0) - k.diagonal()).clamp_(max=B)  # rounding could push a sum of terms <= 1 past B
     return torch.log(rows.to(torch.float64) / B)

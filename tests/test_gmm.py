@@ -294,3 +294,23 @@ def test_unfitted_raises_scikit_learns_not_fitted_error(blobs):
 
     with pytest.raises(NotFittedError, match="not fitted yet"):
         GaussianMixture(2, device="cpu").predict(blobs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_e_step_on_far_apart_components_matches_scipy(dtype):
+    """Log-weights thousands apart (most exp inputs far below the floor of adskit._utils.exp_floor): the mean
+    log-likelihood and responsibilities equal scipy's logsumexp / softmax; floored entries stay below 1e-37."""
+    from scipy.special import logsumexp, softmax
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(0.0, 60.0, (6, 4))
+    X = np.concatenate([m + rng.normal(size=(50, 4)) for m in means])
+    g = GaussianMixture(6, covariance_type="diag", random_state=0, device="cpu", dtype=dtype).fit(X)
+    Xc, XX = g._prepare(torch.as_tensor(X, dtype=dtype))
+    lb, resp = g._e_step(Xc, XX)
+    L = g._weighted_log_prob(Xc).double().numpy()  # (n, C)
+    assert L.max(1).mean() - np.sort(L, 1)[:, -2].mean() > 1000  # the case the floor exists for
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(float(lb), logsumexp(L, axis=1).mean(), rtol=tol)
+    np.testing.assert_allclose(resp.T.double().numpy(), softmax(L, axis=1), atol=1e-37, rtol=tol)
+    assert float(resp.min()) > 0  # floored, not underflowed to 0

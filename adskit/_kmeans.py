@@ -72,7 +72,13 @@ def _assign(X: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch
     """Squared distance to the nearest centre minus |x|^2, and its index, both (S, n), for centres (S, K, D)."""
     S, K, D = centers.shape
     C = centers.reshape(S * K, D)
-    return torch.addmm((C * C).sum(1)[:, None], C, X.T, alpha=-2.0).view(S, K, X.shape[0]).min(1)
+    d = torch.addmm((C * C).sum(1)[:, None], C, X.T, alpha=-2.0).view(S, K, X.shape[0])
+    # torch's min/argmin with indices over a middle dimension are 3-20x slower than amin (measured); the index is
+    # found with value-only reductions instead: the lowest k among the entries equal to the minimum (as argmin)
+    dmin = d.amin(1, keepdim=True)
+    k = torch.arange(K, dtype=d.dtype, device=d.device)[None, :, None]
+    first = d.sub_(dmin).sign_().mul_(K).add_(k).amin(1)  # K * [d > min] + k
+    return dmin.squeeze(1), first.long()
 
 
 def nearest_centres(X: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -104,9 +104,10 @@ def _bu_step_vs_re_step(quick: bool, with_anomalies: bool) -> Result:
             "includes the forward/backward of 128 simulated-anomalous frames (the SNP term), which RE lacks"
             if with_anomalies
             else "the extra cost is the Gram matrix and the weights (issue 15's acceptance row). On the CPU only its "
-            "symmetric half is formed (BLAS syrk through SciPy, on one OpenBLAS thread): 84 M multiply-adds against about 405 M for the AE's "
-            "forward + backward, so the arithmetic floor is BU/RE = 1.21 (1.41 with the full product); torch threads "
-            f"{torch.get_num_threads()}"
+            "lower triangle is formed: with one torch thread by BLAS syrk through SciPy (84 M multiply-adds against "
+            "about 405 M for the AE's forward + backward: floor BU/RE = 1.21; 1.41 with the full product), with two "
+            "or more by torch in three half-batch blocks on torch's threads (126 M, 3/4 of the full product, but "
+            f"parallel); torch threads {torch.get_num_threads()}"
         ),
     )
 

@@ -245,22 +245,43 @@ def test_cuda_matches_cpu():
 # ---- the symmetric half of the Gram matrix (CPU) against the full product and scikit-learn ----
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("B", "D", "h"), [(2, 1, 0.7), (2, 5, 3.0), (7, 3, 1.0), (129, 16, 2.5), (512, 640, 25.0)])
-def test_symmetric_half_weights_equal_the_full_gram(dtype, B, D, h):
-    """bu_weights on the CPU (syrk, lower triangle only) against the full B x B product, to 1e-6, and log p_hat
-    against scikit-learn's KernelDensity in float64."""
+def test_symmetric_half_weights_equal_the_full_gram(dtype, B, D, h, threads):
+    """bu_weights on the CPU (lower triangle only: syrk on one torch thread, torch's block products on two) against
+    the full B x B product, to 1e-6, and log p_hat against scikit-learn's KernelDensity in float64."""
     rng = np.random.default_rng(B + D)
     x = (rng.normal(size=(B, D)) * 2.0 + 5.0).astype(dtype)
     full = bu_weights_from_sq_dists(pairwise_sq_dists(x), h, eps=1e-6)
-    for xin in (x, torch.from_numpy(x), np.asfortranarray(x), torch.from_numpy(x.T.copy()).T):
-        w = bu_weights(xin, h, eps=1e-6, warn=False)
-        w = w.numpy() if isinstance(w, torch.Tensor) else w
-        np.testing.assert_allclose(w, full, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-12)
-        np.testing.assert_allclose(w, full, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for xin in (x, torch.from_numpy(x), np.asfortranarray(x), torch.from_numpy(x.T.copy()).T):
+            w = bu_weights(xin, h, eps=1e-6, warn=False)
+            w = w.numpy() if isinstance(w, torch.Tensor) else w
+            np.testing.assert_allclose(w, full, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-12)
+            np.testing.assert_allclose(w, full, rtol=1e-4 if dtype == np.float32 else 1e-10)
+        log_p = log_gaussian_kde(x, h)
+    finally:
+        torch.set_num_threads(before)
     ref = KernelDensity(bandwidth=h).fit(x.astype(np.float64)).score_samples(x.astype(np.float64))
     atol = 1e-5 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(log_gaussian_kde(x, h), ref + 0.5 * D * math.log(2 * math.pi * h * h), atol=atol)
+    np.testing.assert_allclose(log_p, ref + 0.5 * D * math.log(2 * math.pi * h * h), atol=atol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_kernel_row_sums_are_exact_on_a_tiny_batch(threads):
+    """Both lower-triangle paths against a hand value: two points at distance 2 with h = 1 give row sums 1 + e^-2."""
+    from adskit._gram import log_kde_symmetric
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = log_kde_symmetric(torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=torch.float64), 1.0)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(got.numpy(), np.log((1 + np.exp(-2.0)) / 2) * np.ones(2), rtol=1e-15)
 
 
 def test_cpu_kde_takes_the_symmetric_half(monkeypatch):

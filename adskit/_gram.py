@@ -1,5 +1,6 @@
 """The two products behind :mod:`adskit.kde`: pairwise squared distances of a mini-batch (the full B x B matrix
-product) and the log of the KDE's row means from the symmetric half of the Gram matrix alone.
+product) and the log of the KDE's row means from the lower triangle of the Gram matrix alone (BLAS ``syrk`` on one
+thread, or three half-batch block products on torch's threads when it has two or more).
 
 Both centre the batch first, which removes most of the cancellation in ||a||^2 + ||b||^2 - 2 a.b for data far from
 the origin or of large dimension; that keeps float32 accurate enough for the BU weights (a float64 Gram matrix would

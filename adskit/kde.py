@@ -218,8 +218,9 @@ def gram_matrix(x: Any, h: float) -> torch.Tensor:
 def log_gaussian_kde(x: Any, h: float) -> torch.Tensor | np.ndarray:
     """log p_hat_n for every sample of the mini-batch (never underflows: the self-term keeps p_hat_n >= 1/B).
 
-    On the CPU only the symmetric half of the Gram matrix is computed (a BLAS ``syrk``, see
-    :func:`adskit._gram.log_kde_symmetric`); on CUDA the full product of :func:`pairwise_sq_dists` is used.
+    On the CPU only the lower triangle of the Gram matrix is computed (a BLAS ``syrk``, or three block products when
+    torch has two or more threads, see :func:`adskit._gram.log_kde_symmetric`); on CUDA the full product of
+    :func:`pairwise_sq_dists` is used.
 
     Parameters
     ----------

@@ -105,3 +105,21 @@ def test_nearest_centres_labels_and_inertias_against_numpy():
         d = ((X[:, None, :] - centres[s][None]) ** 2).sum(-1)
         np.testing.assert_array_equal(labels[:, s].numpy(), d.argmin(1))
         np.testing.assert_allclose(float(inertias[s]), d.min(1).sum(), rtol=1e-10)
+
+
+def test_nearest_centres_with_tied_centres_picks_a_nearest_one():
+    """Duplicate centres (exact ties) and rows sitting on a centre: each label names a centre at the minimum distance
+    (which of two tied copies wins may depend on BLAS rounding), in float32 and float64."""
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(3, 5))
+    centres = np.stack([base[[0, 1, 0, 2, 1]], base[[2, 2, 1, 0, 0]]])  # (2 sets, 5 centres), each with duplicates
+    X = np.concatenate([base, rng.normal(size=(200, 5))])  # the first rows sit exactly on centres
+    for dtype in (torch.float32, torch.float64):
+        labels, inertias = nearest_centres(torch.as_tensor(X, dtype=dtype), torch.as_tensor(centres, dtype=dtype))
+        tol = 1e-4 if dtype == torch.float32 else 1e-10
+        for s in range(2):
+            d = ((X[:, None, :] - centres[s][None]) ** 2).sum(-1)
+            lab = labels[:, s].numpy()
+            assert ((lab >= 0) & (lab < 5)).all()
+            np.testing.assert_allclose(d[np.arange(len(X)), lab], d.min(1), rtol=tol, atol=tol)
+            np.testing.assert_allclose(float(inertias[s]), d.min(1).sum(), rtol=tol)

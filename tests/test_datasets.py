@@ -336,6 +336,22 @@ def test_frame_sampler_shapes_determinism_and_content(cached):
     np.testing.assert_array_equal(X, expected)
 
 
+def test_frame_sampler_content_with_one_open_file_and_cache_untouched(cached):
+    """Evicting every other file (max_open=1) changes nothing in the rows; standardising a sample in place never
+    writes into the cache's arrays (the gathered rows are copies of read-only views)."""
+    cache, paths = cached
+    before = [np.array(cache.vectors(p)) for p in paths]
+    stats = dataset_stats(cache, paths)
+    loc = FrameSampler(cache, paths, random_state=5).locate(300)
+    s = FrameSampler(cache, paths, random_state=5, max_open=1, mean=stats.mean, std=stats.std)
+    X = s.sample(300)
+    expected = np.stack([before[f][o] for f, o in zip(*loc, strict=True)])
+    np.testing.assert_allclose(X, (expected - s.mean_) / s.scale_, rtol=1e-6, atol=1e-6)
+    assert len(s._open) == 1 and X.flags.writeable
+    for p, b in zip(paths, before, strict=True):
+        np.testing.assert_array_equal(cache.vectors(p), b)
+
+
 def test_frame_sampler_uniform_over_positions(cached):
     cache, paths = cached
     s = FrameSampler(cache, paths, random_state=0)

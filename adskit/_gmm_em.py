@@ -250,8 +250,7 @@ class _MixtureState:
         The short runs are in float32 (they only choose a start); the chosen weights, means and covariances are
         cast back to the data's dtype for EM on all rows.
         """
-        rows, starts = kmeans_starts(Xc, self.n_components, g)
-        Xs = (Xc if rows is None else Xc[rows]).float()
+        Xs, starts = kmeans_starts(Xc, self.n_components, g)
         XXs = None if XX is None else torch.cat([Xs, Xs * Xs], dim=1)
         best: tuple[float, Any] | None = None
         for s in range(starts.shape[1]):

@@ -41,12 +41,10 @@ INITS = ("kmeans", "kmeans++", "random_from_data")
 
 def nearest(X: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Index (n,) of the nearest row of ``centers`` (K, D) for each row of X (n, D)."""
-    return torch.addmm((centers * centers).sum(1), X, centers.T, alpha=-2.0).argmin(1)
+    return nearest_centres(X, centers[None])[0][:, 0]
 
 
-def kmeans_starts(
-    X: torch.Tensor, n_components: int, generator: torch.Generator
-) -> tuple[torch.Tensor | None, torch.Tensor]:
+def kmeans_starts(X: torch.Tensor, n_components: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """The distinct partitions of init="kmeans" (see the module docstring).
 
     Parameters
@@ -59,18 +57,17 @@ def kmeans_starts(
 
     Returns
     -------
-    rows : torch.Tensor [shape=(m,)] or None
-        The subset's row indices, None when all rows are used (n <= :data:`KMEANS_SUBSAMPLE`).
+    subset : torch.Tensor [shape=(m, D)], float32
+        The random subset of at most :data:`KMEANS_SUBSAMPLE` rows of X (all rows when there are fewer), which
+        the short EM runs reuse.
     labels : torch.Tensor [shape=(m, S')], int64
         One column per distinct partition (starts of equal inertia, to 1e-6 relative, counted once), the
         lowest inertia first, at most :data:`EM_STARTS`.
     """
     n = X.shape[0]
-    rows = None
     sub = X
     if n > KMEANS_SUBSAMPLE:
-        rows = torch.randperm(n, generator=generator)[:KMEANS_SUBSAMPLE].to(X.device)
-        sub = X[rows]
+        sub = X[torch.randperm(n, generator=generator)[:KMEANS_SUBSAMPLE].to(X.device)]
     sub = sub.float()
     seeds = kmeans_plusplus(sub, n_components, n_starts=KMEANS_STARTS, generator=generator)
     lloyd = sub[:LLOYD_SUBSAMPLE]
@@ -83,7 +80,7 @@ def kmeans_starts(
     for s in sorted(range(KMEANS_STARTS), key=lambda i: inertias[i]):
         if all(abs(inertias[s] - inertias[j]) > 1e-6 * abs(inertias[j]) for j in keep):
             keep.append(s)
-    return rows, labels[:, keep[:EM_STARTS]]
+    return sub, labels[:, keep[:EM_STARTS]]
 
 
 def initial_labels(X: torch.Tensor, n_components: int, init: str, generator: torch.Generator) -> torch.Tensor:

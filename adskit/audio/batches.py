@@ -170,8 +170,8 @@ class FrameSampler:
         """
         view = self._open.get(i)
         if view is None:
+            # a plain ndarray over the same mapped memory (a copy only if the file is not C-ordered)
             mm = np.ascontiguousarray(np.load(self._entries[i], mmap_mode="r", allow_pickle=False))
-            mm = mm.view(np.ndarray) if isinstance(mm, np.memmap) else mm
             view = np.lib.stride_tricks.as_strided(
                 mm, shape=(mm.shape[0] - self.frames + 1, self.dim_), strides=mm.strides, writeable=False
             )

@@ -61,8 +61,9 @@ class GaussianMixture(_MixtureState, BaseEstimator):
         diagonal load is raised ten-fold, up to 6 times (``reg_covar * 1e6``), before a ValueError.
     init : {"kmeans", "kmeans++", "random_from_data"}
         How the start is made when no ``*_init`` array is given. ``"kmeans"`` (default): 8 k-means starts
-        (greedy k-means++ seeding, ``2 + ln C`` candidates per centre, then Lloyd iterations to convergence with
-        scikit-learn's ``KMeans`` stopping rule), run side by side on at most 30,000 random rows; EM on those
+        (greedy k-means++ seeding, ``2 + ln C`` candidates per centre, then at most 20 Lloyd iterations with
+        scikit-learn's ``KMeans`` stopping rule, on 5,000 of the rows), run side by side on at most 30,000 random
+        rows; EM on those
         rows from each of the 4 lowest-inertia distinct partitions (one M-step from the hard labels, then EM to
         ``tol`` or ``max_iter``), and the highest likelihood is the start of EM on all rows (see
         :mod:`adskit._gmm_init`). scikit-learn's ``init_params="kmeans"`` is one k-means start, which often
@@ -115,8 +116,9 @@ class GaussianMixture(_MixtureState, BaseEstimator):
     * an empty k-means cluster at initialisation is re-seeded on a random data point with the global
       per-feature variance.
 
-    EM internals use a component-major (C, n) layout and, for ``"diag"``, one (2D, n) matrix [x, x*x] built
-    once per fit, so each iteration is two matrix products and one exp pass.
+    EM internals use a component-major (C, n) layout. For ``"diag"``, each EM iteration is one pass over blocks of
+    rows of the matrix [x, x*x] (m, 2D) of about 4 MB, built on the fly into one reused buffer (no copy of the
+    data is held): per block, two matrix products and one exp pass, summed into the M-step's statistics.
 
     Examples
     --------
@@ -244,15 +246,15 @@ class GaussianMixture(_MixtureState, BaseEstimator):
         X = self._tensor(X, "X", min_rows=self.n_components)
         if not warm:
             self._center = X.mean(0)
-        Xc, XX = self._prepare(X)
+        data = self._prepare(X)
         g = self._generator()
         tol = float(self.tol)
         best: tuple[float, Any] | None = None
         with cpu_threads(self._dev):  # no more threads than idle cores (adskit._threads), restored after
             for _ in range(1 if warm else self.n_init):
                 if not warm:
-                    self._initialize(Xc, XX, g)
-                bounds = self._em(Xc, XX, int(self.max_iter), tol)
+                    self._initialize(data, g)
+                bounds = self._em(data, int(self.max_iter), tol)
                 state = (self._weights, self._means, self._covs, self._prec_chol, self.converged_, bounds)
                 if best is None or bounds[-1] > best[0]:
                     best = (bounds[-1], state)
@@ -304,11 +306,11 @@ class GaussianMixture(_MixtureState, BaseEstimator):
         X = self._tensor(X, "X", min_rows=self.n_components)
         if not fitted:
             self._center = X.mean(0)
-        Xc, XX = self._prepare(X)
+        data = self._prepare(X)
         if not fitted:
-            self._initialize(Xc, XX, self._generator())
+            self._initialize(data, self._generator())
             self.n_iter_, self.lower_bounds_ = 0, []
-        bounds = self._em(Xc, XX, int(n_iter), None)
+        bounds = self._em(data, int(n_iter), None)
         history = list(self.lower_bounds_) + bounds
         self.converged_ = len(history) > 1 and abs(history[-1] - history[-2]) < float(self.tol)
         self.lower_bounds_ = history

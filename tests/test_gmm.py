@@ -302,15 +302,88 @@ def test_e_step_on_far_apart_components_matches_scipy(dtype):
     log-likelihood and responsibilities equal scipy's logsumexp / softmax; floored entries stay below 1e-37."""
     from scipy.special import logsumexp, softmax
 
+    from adskit._gmm_em import _diag_resp, _DiagRows
+
     rng = np.random.default_rng(0)
     means = rng.normal(0.0, 60.0, (6, 4))
     X = np.concatenate([m + rng.normal(size=(50, 4)) for m in means])
     g = GaussianMixture(6, covariance_type="diag", random_state=0, device="cpu", dtype=dtype).fit(X)
-    Xc, XX = g._prepare(torch.as_tensor(X, dtype=dtype))
-    lb, resp = g._e_step(Xc, XX)
-    L = g._weighted_log_prob(Xc).double().numpy()  # (n, C)
+    rows = _DiagRows(torch.as_tensor(X, dtype=dtype), g._center, block_rows=64)  # 5 blocks, the last one short
+    lb, _, _ = g._diag_stats(rows)
+    log_p, resp = zip(*(_diag_resp(*g._diag_terms(), xb.clone()) for _, _, xb in rows.blocks()), strict=True)
+    resp = torch.cat(resp, 1)
+    log_p = [v[0] for v in log_p]  # one mixture (G = 1)
+    L = g._weighted_log_prob(torch.as_tensor(X, dtype=dtype) - g._center).double().numpy()  # (n, C)
     assert L.max(1).mean() - np.sort(L, 1)[:, -2].mean() > 1000  # the case the floor exists for
     tol = 1e-5 if dtype == torch.float32 else 1e-12
     np.testing.assert_allclose(float(lb), logsumexp(L, axis=1).mean(), rtol=tol)
+    # per row, float32's expanded quadratic form (terms near 1e4 here) rounds differently in the two products
+    atol = 1e-2 if dtype == torch.float32 else 1e-9
+    np.testing.assert_allclose(torch.cat(log_p).double().numpy(), logsumexp(L, axis=1), rtol=0, atol=atol)
     np.testing.assert_allclose(resp.T.double().numpy(), softmax(L, axis=1), atol=1e-37, rtol=tol)
     assert float(resp.min()) > 0  # floored, not underflowed to 0
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 300, 10_000])
+def test_diag_em_statistics_do_not_depend_on_the_blocks(blobs, block_rows):
+    """The "diag" EM reads the rows in blocks; its sums equal one product over all rows written out by hand
+    (blocks of 1 row, a short last block, exactly the rows, more than the rows), for soft and hard labels."""
+    from adskit._gmm_em import _DiagRows
+
+    X = torch.as_tensor(blobs, dtype=torch.float64)
+    g = GaussianMixture(4, covariance_type="diag", random_state=0, device="cpu").fit(blobs)
+    Xc = X - g._center
+    XX = torch.cat([Xc, Xc * Xc], 1)
+    L = g._weighted_log_prob(Xc)  # (n, C)
+    resp = torch.softmax(L, 1).T
+    rows = _DiagRows(X, g._center, block_rows=block_rows)
+    lb, nk, S = g._diag_stats(rows)
+    torch.testing.assert_close(lb, torch.logsumexp(L, 1).mean(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(nk, resp.sum(1), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(S, resp @ XX, rtol=1e-10, atol=1e-10)
+    labels = torch.as_tensor(np.arange(len(blobs)) % 4)
+    _, nk_h, S_h = g._diag_stats(rows, labels)
+    onehot = torch.nn.functional.one_hot(labels, 4).T.double()
+    torch.testing.assert_close(nk_h, onehot.sum(1), rtol=0, atol=0)
+    torch.testing.assert_close(S_h, onehot @ XX, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_short_runs_side_by_side_equal_the_runs_one_by_one(blobs, empty):
+    """init="kmeans" runs EM from several partitions side by side ("diag"); the chosen run equals the same run
+    alone (one M-step from the labels, EM to tol). With ``empty``, every partition leaves a cluster empty, which
+    starts on a random row with the global variance, drawn from the generator in the same order."""
+    from scipy.special import logsumexp
+    from sklearn.cluster import KMeans
+
+    from adskit._gmm_em import _DiagRows
+
+    X = torch.as_tensor(blobs, dtype=torch.float32)
+    X = X - X.mean(0)
+    rng = np.random.default_rng(0)
+    starts = torch.as_tensor(np.stack([rng.integers(0, 5, len(blobs)) for _ in range(3)], 1))
+    starts[:, 1] = torch.as_tensor(KMeans(5, n_init=1, random_state=0).fit(blobs).labels_)
+    if empty:
+        starts[starts == 3] = 0  # cluster 3 empty in every run
+    rows = _DiagRows(X, None)
+    g = GaussianMixture(5, covariance_type="diag", device="cpu", dtype=torch.float32)
+    side = g._short_runs_diag(rows, starts, torch.Generator().manual_seed(1))
+    alone, gen = [], torch.Generator().manual_seed(1)
+    for r in range(3):
+        for attr in ("_means", "_covs"):
+            if hasattr(g, attr):
+                delattr(g, attr)
+        g._start_from_labels(rows, starts[:, r], gen)
+        bound = g._em(rows, 100, 1e-3)[-1]
+        alone.append((bound, g._weights, g._means, g._covs))
+
+    def mean_log_p(w, mu, var):  # of X under a diagonal mixture, in float64 (invariant to the component order)
+        w, mu, var = (t.double().numpy() for t in (w, mu, var))
+        x = X.double().numpy()[:, None, :]
+        log_n = -0.5 * (np.log(2 * np.pi * var) + (x - mu) ** 2 / var).sum(-1)
+        return float(logsumexp(log_n + np.log(w), axis=1).mean())
+
+    scores = [mean_log_p(*a[1:]) for a in alone]
+    assert max(scores) - min(scores) > 0.1  # choosing the wrong run would show
+    # the runs may end in one optimum with their components in another order: compare the fitted mixtures
+    assert mean_log_p(*side) == pytest.approx(max(scores), abs=1e-4)

@@ -55,19 +55,25 @@ def time_pair(
     *,
     repeats: int = 5,
     warmup: int = 1,
+    pause: float = 0.0,
 ) -> tuple[float, float]:
-    """Median wall time (s) of ``fn_a`` and ``fn_b``, interleaved ``repeats`` times after ``warmup`` calls."""
+    """Median wall time (s) of ``fn_a`` and ``fn_b``, interleaved ``repeats`` times after ``warmup`` calls.
+
+    ``pause`` (s, untimed) is slept before each timed call, so that neither side starts while the other's BLAS or
+    OpenMP workers are still busy-waiting (OpenBLAS keeps its threads spinning for a while after a call; on two
+    cores that lands on the next call's clock).
+    """
     for _ in range(warmup):
         fn_a()
         fn_b()
     ta, tb = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn_a()
-        ta.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        fn_b()
-        tb.append(time.perf_counter() - t0)
+        for fn, times in ((fn_a, ta), (fn_b, tb)):
+            if pause:
+                time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
     return statistics.median(ta), statistics.median(tb)
 
 

@@ -8,6 +8,7 @@ layouts (component-major responsibilities; for "diag", blocks of rows of the mat
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class _DiagRows:
         self._buf = torch.empty(self.block_rows, 2 * self.d, dtype=X.dtype, device=X.device)
         self._holds: tuple[int, int] | None = None  # the rows [a, b) the buffer holds
 
-    def blocks(self):
+    def blocks(self) -> Iterator[tuple[int, int, torch.Tensor]]:
         """Yield (a, b, xb): the rows [a, b) as xb (b - a, 2D) = [x, x*x] (a view of the reused buffer)."""
         for a in range(0, self.n, self.block_rows):
             b = min(a + self.block_rows, self.n)
@@ -63,7 +64,7 @@ class _DiagRows:
 def _diag_natural(
     weights: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """ "diag", G mixtures of C components side by side: W (G C, 2D) and const (G C,) with
+    """For "diag" and G mixtures of C components side by side: W (G C, 2D) and const (G C,) with
     ln w_c N(x | c) = [x, x*x] . W_c + const_c, from weights (G, C), means and 1/sqrt(var) (G, C, D).
 
     The expanded quadratic form -1/2 (x^2.p - 2 x.(mu p) + mu^2.p) turns the n x C log-likelihoods into one
@@ -101,7 +102,7 @@ def _diag_m_step(
     reg: float,
     prev: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """ "diag" M-step of G mixtures from their sums N_c (G, C) and [sum r x, sum r x^2] (G, C, 2D) over n rows:
+    """The "diag" M-step of G mixtures from their sums N_c (G, C) and [sum r x, sum r x^2] (G, C, 2D) over n rows:
     weights (G, C), means and variances (G, C, D); mu = sum r x / N_c, var = sum r x^2 / N_c - mu^2 + reg,
     floored at reg. A component with (numerically) no mass keeps the mean and variance in ``prev``, if given."""
     d = S.shape[-1] // 2
@@ -218,7 +219,7 @@ class _MixtureState:
         return -0.5 * (d * math.log(2 * math.pi) + quad) + log_det + self._weights.log()
 
     def _e_step_full(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ "full": (mean log-likelihood, responsibilities (C, n)), one exp per entry shared with the log-sum-exp."""
+        """For "full": (mean log-likelihood, responsibilities (C, n)), one exp per entry shared with the log-sum-exp."""
         L = self._weighted_log_prob(Xc).T.contiguous()
         m = L.amax(0)
         L.sub_(m).clamp_min_(exp_floor(L.dtype)).exp_()
@@ -260,13 +261,13 @@ class _MixtureState:
         self._set_params(nk / nk.sum(), means, covs)
 
     def _m_step_diag(self, n: int, nk: torch.Tensor, S: torch.Tensor) -> None:
-        """ "diag" M-step from :meth:`_diag_stats`' sums (:func:`_diag_m_step`)."""
+        """The "diag" M-step from :meth:`_diag_stats`' sums (:func:`_diag_m_step`)."""
         prev = (self._means, self._covs) if hasattr(self, "_means") else None
         weights, means, covs = _diag_m_step(n, nk, S, float(self.reg_covar), prev)
         self._set_params(weights, means, covs)
 
     def _m_step_full(self, Xc: torch.Tensor, resp: torch.Tensor) -> None:
-        """ "full" M-step given responsibilities (C, n)."""
+        """The "full" M-step given responsibilities (C, n)."""
         n, d = Xc.shape
         nk = resp.sum(1) + 10 * torch.finfo(Xc.dtype).eps  # as scikit-learn
         means = (resp @ Xc) / nk[:, None]
@@ -393,7 +394,7 @@ class _MixtureState:
     def _short_runs_diag(
         self, sub: _DiagRows, starts: torch.Tensor, g: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ "diag": EM from each partition (a column of ``starts`` (m, G)) on the subset, the G runs side by side.
+        """For "diag": EM from each partition (a column of ``starts`` (m, G)) on the subset, the G runs side by side.
 
         Each run is what :meth:`_start_from_labels` and :meth:`_em` would do alone (one M-step from the hard
         labels, an empty cluster on a random row, then EM until its lower bound changes by less than ``tol`` or

@@ -29,7 +29,9 @@ class _DiagRows:
     is allocated per fit or per iteration. Measured on a 2-core CPU with glibc: a fresh buffer above its 32 MB
     ``mmap`` threshold costs about 0.35 ms per MB in page faults (37 ms for 102 MB, D = 64 and n = 100k in
     float64, against 6 ms to fill a reused one), while building the blocks again costs about 1-2 ms per pass
-    there. A data set of one block (n <= ``block_rows``) is built once and reused by every pass.
+    there. A data set of one block (n <= ``block_rows``) is built once and reused by every pass. Below the threshold
+    the blocks cost about what one whole buffer does (per pass at n = 20k and 50k, D = 32, and n = 100k, D = 8, in
+    float64: within 8 %, either way).
     """
 
     def __init__(self, X: torch.Tensor, centre: torch.Tensor | None, block_rows: int | None = None) -> None:

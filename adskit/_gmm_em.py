@@ -25,13 +25,13 @@ class _DiagRows:
     """The training rows of a "diag" fit as EM reads them: blocks of the matrix [x, x*x] (m, 2D), x centred.
 
     Each block is built from the rows of X (n, D) minus ``centre`` into one reused buffer of about
-    :data:`BLOCK_BYTES`, on every pass over the data, so no (n, 2D) copy of the data is held and no large buffer
-    is allocated per fit or per iteration. Measured on a 2-core CPU with glibc: a fresh buffer above its 32 MB
-    ``mmap`` threshold costs about 0.35 ms per MB in page faults (37 ms for 102 MB, D = 64 and n = 100k in
-    float64, against 6 ms to fill a reused one), while building the blocks again costs about 1-2 ms per pass
-    there. A data set of one block (n <= ``block_rows``) is built once and reused by every pass. Below the threshold
-    the blocks cost about what one whole buffer does (per pass at n = 20k and 50k, D = 32, and n = 100k, D = 8, in
-    float64: within 8 %, either way).
+    :data:`BLOCK_BYTES` (at least 1,024 rows), on every pass over the data, so at most one block of it is held
+    and no large buffer is allocated per fit or per iteration. Measured on a 2-core CPU with glibc: a fresh
+    buffer above its 32 MB ``mmap`` threshold costs about 0.35 ms per MB in page faults (37 ms for 102 MB,
+    D = 64 and n = 100k in float64, against 6 ms to fill a reused one), while building the blocks again costs
+    about 1-2 ms per pass there. A data set of one block (n <= ``block_rows``) is built once and reused by every
+    pass. Below the threshold the blocks cost about what one whole buffer does (per pass at n = 20k and 50k,
+    D = 32, and n = 100k, D = 8, in float64: within 8 %, either way).
     """
 
     def __init__(self, X: torch.Tensor, centre: torch.Tensor | None, block_rows: int | None = None) -> None:
@@ -203,7 +203,7 @@ class _MixtureState:
     # ------------------------------------------------------------------ E and M steps
 
     def _diag_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Diag case: W (C, 2D) and const (C,) with ln w_c N(x | c) = [x, x*x] . W_c + const_c (:func:`_diag_natural`)."""
+        """Diag case: W (C, 2D) and const (C,), ln w_c N(x | c) = [x, x*x] . W_c + const_c (:func:`_diag_natural`)."""
         return _diag_natural(self._weights, self._means, self._prec_chol)
 
     def _weighted_log_prob(self, Xc: torch.Tensor) -> torch.Tensor:
@@ -442,7 +442,7 @@ class _MixtureState:
             weights[idx], means[idx], covs[idx], prec_chol[idx] = w2, m2, c2, c2.rsqrt()
             moving = []
             for r, lb in zip(act, (total / n).tolist(), strict=True):
-                if abs(lb - bound[r]) >= tol:
+                if not abs(lb - bound[r]) < tol:  # as _em: a NaN or twice -inf bound keeps the run going
                     moving.append(r)
                 bound[r] = lb
             act = moving

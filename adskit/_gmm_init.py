@@ -6,12 +6,12 @@ covariances by one M-step, as scikit-learn's ``GaussianMixture._initialize_param
 ``"kmeans"`` (the default) returns the partitions of :data:`KMEANS_STARTS` k-means starts, run side by side
 (:func:`adskit._kmeans.kmeans`), on a random subset of at most :data:`KMEANS_SUBSAMPLE` rows (scikit-learn's
 ``MiniBatchKMeans`` also initialises on a subset, ``init_size``): greedy k-means++ seeding on the whole subset,
-Lloyd iterations (scikit-learn's stopping rule, at most :data:`LLOYD_MAX_ITER`) on its first :data:`LLOYD_SUBSAMPLE`
-rows, then each start's centres label the whole subset. The mixture then runs EM (to its ``tol``, in float32) on the subset from
-each of the :data:`EM_STARTS` lowest-inertia distinct partitions and keeps the highest likelihood as the start of
-EM on all rows (in the data's dtype): EM from several starts on a cheaper problem, keep the best, as in the
-"short runs" strategy of Biernacki, Celeux & Govaert (2003), "Choosing starting values for the EM algorithm",
-Comput. Stat. Data Anal. 41. Why not scikit-learn's one start (``KMeans(n_init=1)``)? One start often leaves
+Lloyd iterations (scikit-learn's stopping rule, at most :data:`LLOYD_MAX_ITER`) on its first
+:data:`LLOYD_SUBSAMPLE` rows, then each start's centres label the whole subset. The mixture then runs EM (to its
+``tol``, in float32; for "diag" the runs side by side) on the subset from each of the :data:`EM_STARTS`
+lowest-inertia distinct partitions and keeps the highest likelihood as the start of EM on all rows (in the data's
+dtype): EM from several starts on a cheaper problem, keep the best, as in the "short runs" strategy of Biernacki,
+Celeux & Govaert (2003), "Choosing starting values for the EM algorithm", Comput. Stat. Data Anal. 41. Why not scikit-learn's one start (``KMeans(n_init=1)``)? One start often leaves
 two centres in one true cluster and none in another, a local optimum EM does not leave; and the lowest k-means
 inertia is not always the highest likelihood when clusters overlap or differ in spread
 (``tests/test_gmm.py`` holds a case of each).

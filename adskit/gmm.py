@@ -117,8 +117,8 @@ class GaussianMixture(_MixtureState, BaseEstimator):
       per-feature variance.
 
     EM internals use a component-major (C, n) layout. For ``"diag"``, each EM iteration is one pass over blocks of
-    rows of the matrix [x, x*x] (m, 2D) of about 4 MB, built on the fly into one reused buffer (no copy of the
-    data is held): per block, two matrix products and one exp pass, summed into the M-step's statistics.
+    rows of the matrix [x, x*x] (m, 2D) of about 4 MB, built on the fly into one reused buffer (at most one block
+    of the data is held): per block, two matrix products and one exp pass, summed into the M-step's statistics.
 
     Examples
     --------

@@ -11,10 +11,10 @@ Lloyd iterations (scikit-learn's stopping rule, at most :data:`LLOYD_MAX_ITER`) 
 ``tol``, in float32; for "diag" the runs side by side) on the subset from each of the :data:`EM_STARTS`
 lowest-inertia distinct partitions and keeps the highest likelihood as the start of EM on all rows (in the data's
 dtype): EM from several starts on a cheaper problem, keep the best, as in the "short runs" strategy of Biernacki,
-Celeux & Govaert (2003), "Choosing starting values for the EM algorithm", Comput. Stat. Data Anal. 41. Why not scikit-learn's one start (``KMeans(n_init=1)``)? One start often leaves
-two centres in one true cluster and none in another, a local optimum EM does not leave; and the lowest k-means
-inertia is not always the highest likelihood when clusters overlap or differ in spread
-(``tests/test_gmm.py`` holds a case of each).
+Celeux & Govaert (2003), "Choosing starting values for the EM algorithm", Comput. Stat. Data Anal. 41. Why not
+scikit-learn's one start (``KMeans(n_init=1)``)? One start often leaves two centres in one true cluster and none in
+another, a local optimum EM does not leave; and the lowest k-means inertia is not always the highest likelihood
+when clusters overlap or differ in spread (``tests/test_gmm.py`` holds a case of each).
 
 The sizes, measured with ``benchmarks/bench_gmm.py``'s family at N = 100k (36 data sets, each fitted with four
 ``random_state`` values): the seeding uses all 30,000 rows because a component of weight 0.34 % ("unequal",

@@ -13,6 +13,11 @@ is not to make one.
 Clips come from the synthetic generator (``adskit.audio.synth.generate_clip``), written as WAV files to a
 temporary folder: full run 1,000 clips of 10 s (one DCASE 2020 machine type's worth of training data),
 quick run 200 clips of 2 s.
+
+A second row: the peak memory a diagonal GMM fit adds on top of its data, ``adskit.gmm.GaussianMixture`` against
+``sklearn.mixture.GaussianMixture`` (16 components, defaults, ``max_iter=3`` on both so that the row measures
+buffers, not run length; one torch thread), each side in its own subprocess on the same generated data: full
+run 500,000 x 64 float64 values (244 MiB), quick run 100,000 x 64.
 """
 
 from __future__ import annotations
@@ -134,16 +139,87 @@ def _run(n_clips: int, duration: float, n_steps: int, batch_size: int):
     )
 
 
+def _gmm_child(side: str, n: int, d: int) -> dict:
+    """Peak RSS (MiB) before and after one diagonal GMM fit of ``side`` ("adskit" or "sklearn") on (n, d) data."""
+    import resource
+    import warnings
+
+    import numpy as np
+    import torch
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+    torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    X = np.random.default_rng(0).normal(size=(n, d))
+    kw = {"n_components": 16, "covariance_type": "diag", "random_state": 0, "max_iter": 3}
+    if side == "adskit":
+        from adskit.gmm import GaussianMixture
+
+        model = GaussianMixture(**kw, device="cpu")
+    else:
+        from sklearn.mixture import GaussianMixture
+
+        model = GaussianMixture(**kw)
+    before = peak_mib()
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")  # 3 iterations do not converge, on purpose
+        model.fit(X)
+    return {"before_mib": before, "peak_mib": peak_mib(), "data_mib": X.nbytes / 2**20}
+
+
+def _run_gmm(n: int, d: int):
+    from run import Result
+
+    got = {}
+    for side in ("adskit", "sklearn"):
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--gmm-child", side, str(n), str(d)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"benchmark child ({side}) failed:\n{out.stderr[-3000:]}")
+        got[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    grow = {k: v["peak_mib"] - v["before_mib"] for k, v in got.items()}
+    return Result(
+        name=f"memory: GMM fit {n} x {d} float64, added peak vs sklearn",
+        adskit=grow["adskit"],
+        reference=grow["sklearn"],
+        unit="MB",
+        ratio=grow["adskit"] / grow["sklearn"],
+        ratio_label="adskit/sklearn (added peak RSS)",
+        target="(none set)",
+        meets=True,
+        notes=(
+            f"peak RSS added by one fit (16 diagonal components, max_iter=3, one thread) over the data's "
+            f"{got['adskit']['data_mib']:.0f} MiB, each side in its own process"
+        ),
+        extra=got,
+    )
+
+
 def cases(quick: bool):
     from run import Case
 
     if quick:
-        return [Case("memory: AE over 200 clips via cache", lambda: _run(200, 2.0, 50, 256))]
-    return [Case("memory: AE over 1000 clips via cache", lambda: _run(1000, 10.0, 500, 512))]
+        return [
+            Case("memory: AE over 200 clips via cache", lambda: _run(200, 2.0, 50, 256)),
+            Case("memory: GMM fit vs sklearn", lambda: _run_gmm(100_000, 64)),
+        ]
+    return [
+        Case("memory: AE over 1000 clips via cache", lambda: _run(1000, 10.0, 500, 512)),
+        Case("memory: GMM fit vs sklearn", lambda: _run_gmm(500_000, 64)),
+    ]
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "--child":
         print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--gmm-child":
+        print(json.dumps(_gmm_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
     else:
         sys.exit("usage: python benchmarks/run.py [--quick] --only memory")

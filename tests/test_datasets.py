@@ -343,13 +343,56 @@ def test_frame_sampler_content_with_one_open_file_and_cache_untouched(cached):
     before = [np.array(cache.vectors(p)) for p in paths]
     stats = dataset_stats(cache, paths)
     loc = FrameSampler(cache, paths, random_state=5).locate(300)
-    s = FrameSampler(cache, paths, random_state=5, max_open=1, mean=stats.mean, std=stats.std)
+    s = FrameSampler(cache, paths, random_state=5, max_open=1, mean=stats.mean, std=stats.std, in_memory=False)
     X = s.sample(300)
     expected = np.stack([before[f][o] for f, o in zip(*loc, strict=True)])
     np.testing.assert_allclose(X, (expected - s.mean_) / s.scale_, rtol=1e-6, atol=1e-6)
     assert len(s._open) == 1 and X.flags.writeable
     for p, b in zip(paths, before, strict=True):
         np.testing.assert_array_equal(cache.vectors(p), b)
+
+
+def test_frame_sampler_in_memory_equals_streamed(cached, monkeypatch):
+    """The frames held in memory give the same batches, bit for bit, as the memmaps (same seed, same stream), a
+    sample standardised in place writes into neither, and the default picks memory up to IN_MEMORY_MAX_BYTES."""
+    cache, paths = cached
+    stats = dataset_stats(cache, paths)
+    before = [np.array(cache.vectors(p)) for p in paths]
+    kw = dict(batch_size=257, random_state=11, mean=stats.mean, std=stats.std)
+    mem, disk = FrameSampler(cache, paths, in_memory=True, **kw), FrameSampler(cache, paths, in_memory=False, **kw)
+    assert mem.in_memory_ and not disk.in_memory_ and not disk._open
+    assert mem.frames_nbytes_ == sum(b.shape[0] + CFG.frames - 1 for b in before) * CFG.n_mels * 4
+    for step in range(4):
+        a = mem.sample() if step % 2 else mem.batch(step)
+        b = disk.sample() if step % 2 else disk.batch(step)
+        np.testing.assert_array_equal(a, b)
+        assert a.flags.writeable and a.flags.c_contiguous and a.dtype == np.float32
+    loc = FrameSampler(cache, paths, random_state=2).locate(500)
+    X = FrameSampler(cache, paths, random_state=2, in_memory=True)._draw(500)
+    np.testing.assert_array_equal(X, np.stack([before[f][o] for f, o in zip(*loc, strict=True)]))
+    X -= 1e6  # in place, as sample() does: the held frames and the cache stay as they were
+    np.testing.assert_array_equal(FrameSampler(cache, paths, random_state=2, in_memory=True)._draw(500) - 1e6, X)
+    for p, b in zip(paths, before, strict=True):
+        np.testing.assert_array_equal(cache.vectors(p), b)
+    # the default: memory up to the limit, streamed above it
+    assert FrameSampler(cache, paths).in_memory_
+    monkeypatch.setattr("adskit.audio.batches.IN_MEMORY_MAX_BYTES", mem.frames_nbytes_ - 1)
+    assert not FrameSampler(cache, paths).in_memory_
+
+
+def test_frame_sampler_keeps_every_file_open_by_default_and_checks_max_open(tmp_path, cached):
+    """Streamed, the default LRU holds every training file (it held 64: with more files, each batch reopened
+    most of them), up to half the open-file limit; a bad max_open is named."""
+    cache, paths = cached
+    many = [_touch_wav(tmp_path / f"m{i:02d}.wav", 0.12, seed=i) for i in range(70)]
+    cache.build(many, progress=False)
+    s = FrameSampler(cache, many, batch_size=2000, random_state=0, in_memory=False)
+    s.batch(0)
+    assert s.max_open == len(many) and len(s._open) == len(many)
+    assert FrameSampler(cache, paths, in_memory=False, max_open=2).max_open == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_open"):
+            FrameSampler(cache, paths, max_open=bad)
 
 
 def test_frame_sampler_uniform_over_positions(cached):
@@ -509,6 +552,7 @@ class _CrashAt:
         return self.builder.batch(step)
 
 
+@pytest.mark.usefixtures("one_thread")  # bit-equal fits need one thread count: the policy picks it from the load
 def test_an_interrupted_paper_batch_run_resumes_to_the_uninterrupted_weights(paper_files, tmp_path):
     """The sound experiment's case: a fresh builder after a crash replays its draws up to the checkpoint."""
     kw = {"hidden": (8,), "latent_dim": 2, "device": "cpu", "random_state": 0}

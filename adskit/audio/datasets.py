@@ -7,15 +7,17 @@
 * :mod:`adskit.audio.cache`: the on-disk feature cache (:class:`FeatureCache`, :class:`CacheReport`) and
   streamed statistics (:func:`iter_clip_vectors`, :func:`dataset_stats`, :class:`VectorStats`).
 * :mod:`adskit.audio.batches`: training batches (:class:`FrameSampler`, :class:`PaperBatchBuilder` and its
-  :data:`MAX_SOMETHING_ELSE_FRACTION`).
+  :data:`MAX_SOMETHING_ELSE_FRACTION`; :data:`IN_MEMORY_MAX_BYTES`, where the sampler stops holding the frames in
+  memory).
 """
 
-from adskit.audio.batches import MAX_SOMETHING_ELSE_FRACTION, FrameSampler, PaperBatchBuilder
+from adskit.audio.batches import IN_MEMORY_MAX_BYTES, MAX_SOMETHING_ELSE_FRACTION, FrameSampler, PaperBatchBuilder
 from adskit.audio.cache import CacheReport, FeatureCache, VectorStats, dataset_stats, iter_clip_vectors
 from adskit.audio.clips import LAYOUTS, Clip, label_from_name, parse_clip
 from adskit.audio.folders import FolderDataset, dcase2020_dev, mimii, synthetic, toy_car, toyadmos
 
 __all__ = [
+    "IN_MEMORY_MAX_BYTES",
     "LAYOUTS",
     "MAX_SOMETHING_ELSE_FRACTION",
     "CacheReport",

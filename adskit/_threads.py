@@ -5,8 +5,8 @@ made the log-mel extractor 2-4x slower than librosa (its OpenMP threads wait for
 while one thread kept pace with librosa (``benchmarks/bench_threads.py`` measures it). The policy:
 
 * count the cores nobody else is using right now (:func:`idle_cores`: the cores this process may run on minus the
-  tasks of other processes that are runnable at this instant, from ``/proc/loadavg``; on systems without it, every
-  core counts as idle);
+  tasks of other processes that are runnable now, from ``/proc/loadavg``, a busy reading confirmed over a few ms;
+  on systems without it, every core counts as idle);
 * use that many threads, at most what the caller's torch is set to and at least one (:func:`choose_threads`);
   small work (:func:`choose_threads`'s ``small``) gets one thread whatever the machine does: the log-mel
   extractor's chunks of <= 2**20 samples are small (one thread was as fast as two or faster on a 2-core
@@ -33,6 +33,8 @@ __all__ = ["choose_threads", "cpu_threads", "idle_cores", "usable_cores"]
 _LOADAVG = "/proc/loadavg"
 _SELF_TASKS = "/proc/self/task"
 _TTL = 0.2  # seconds a reading of the other processes' runnable tasks is reused
+_CONFIRM = 5  # readings that confirm a busy first reading (their median is the answer)
+_GAP = 0.002  # seconds between those readings
 _last: list = [-float("inf"), None]  # (time.monotonic() of the last reading, its value)
 
 
@@ -57,23 +59,42 @@ def _own_runnable() -> int:
     return n
 
 
+def _reading() -> int | None:
+    """One reading of the runnable tasks of other processes (see :func:`runnable_elsewhere`), None without /proc."""
+    try:
+        own = _own_runnable()
+        with open(_LOADAVG, "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+        own = max(own, _own_runnable(), 1)  # before and after: our threads may change state in between
+        return max(0, running - own)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def runnable_elsewhere() -> int | None:
-    """Tasks of other processes that are runnable at this instant (Linux), or None where the OS does not say.
+    """Tasks of other processes that are runnable now (Linux), or None where the OS does not say.
 
     ``/proc/loadavg``'s fourth field counts the runnable tasks of the whole system, this process's own threads
-    included (at least the reading one); those are subtracted. The answer is kept for :data:`_TTL` seconds, so
-    that many short calls in a row read ``/proc`` once (a read costs ~50 us).
+    included (at least the reading one); those are subtracted. A reading that finds some is confirmed: it is the
+    median of :data:`_CONFIRM` readings :data:`_GAP` seconds apart (about 8 ms). Single readings were wrong often:
+    on an idle 2-core machine, at the start of 12 AE fits right after other work of the same process, 5 first
+    readings saw one task elsewhere, and 2 ms later none (a task for a moment, or threads changing state between
+    the two files read), and those fits ran on one thread and took about 35 % longer. A process that keeps a core
+    busy is runnable at every reading. The answer is kept for :data:`_TTL` seconds, so that many short calls in a
+    row read ``/proc`` once (a reading costs ~50 us).
     """
     now = time.monotonic()
     if now - _last[0] < _TTL:
         return _last[1]
-    try:
-        with open(_LOADAVG, "rb") as fh:
-            running = int(fh.read().split()[3].split(b"/")[0])
-        value: int | None = max(0, running - max(_own_runnable(), 1))
-    except (OSError, IndexError, ValueError):
-        value = None
-    _last[:] = [now, value]
+    value = _reading()
+    if value:  # some task elsewhere: confirm it over a few ms
+        seen = [value]
+        for _ in range(_CONFIRM - 1):
+            time.sleep(_GAP)
+            r = _reading()
+            seen.append(value if r is None else r)
+        value = sorted(seen)[len(seen) // 2]
+    _last[:] = [time.monotonic(), value]
     return value
 
 

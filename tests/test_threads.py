@@ -79,6 +79,35 @@ def test_runnable_elsewhere_subtracts_own_threads(tmp_path, monkeypatch, fresh_r
     assert runnable_elsewhere() == expected
 
 
+@pytest.mark.parametrize(
+    ("totals", "expected", "n_read"),
+    [
+        ([1], 0, 1),  # nothing elsewhere: one reading, no wait
+        ([2, 1, 1, 1, 1], 0, 5),  # a task for a moment: the confirming readings clear it
+        ([3, 3, 1, 1, 1], 0, 5),
+        ([2, 2, 2, 1, 1], 1, 5),  # busy at most readings: busy
+        ([2, 2, 2, 2, 2], 1, 5),  # a process that keeps a core busy
+        ([5, 3, 2, 4, 3], 2, 5),  # the median
+    ],
+)
+def test_a_busy_reading_is_confirmed(tmp_path, monkeypatch, fresh_reading, totals, expected, n_read):
+    """One reading can catch a task runnable for a moment (5 of 12 fits on an idle machine did): a reading that
+    sees others is the median of _CONFIRM readings _GAP apart."""
+    loadavg, tasks = _fake_proc(tmp_path, totals[0], ["R"])
+    monkeypatch.setattr(_threads, "_LOADAVG", loadavg)
+    monkeypatch.setattr(_threads, "_SELF_TASKS", tasks)
+    later = iter(totals[1:])
+    slept = []
+
+    def sleep(seconds):  # time passes: the next reading sees the next total
+        slept.append(seconds)
+        (tmp_path / "loadavg").write_text(f"0 0 0 {next(later)}/99 1\n")
+
+    monkeypatch.setattr(_threads.time, "sleep", sleep)
+    assert runnable_elsewhere() == expected
+    assert len(slept) == n_read - 1 and all(s == _threads._GAP for s in slept)
+
+
 def test_runnable_elsewhere_unknown_without_proc(tmp_path, monkeypatch, fresh_reading):
     monkeypatch.setattr(_threads, "_LOADAVG", str(tmp_path / "missing"))
     assert runnable_elsewhere() is None

@@ -79,7 +79,8 @@ def _max_open(max_open: int | None, n_files: int) -> int:
 
 
 class FrameSampler:
-    """Random mini-batches of context vectors read from the feature cache's memmaps.
+    """Random mini-batches of context vectors from the feature cache (its frames held in memory, or read from its
+    memmaps).
 
     Each vector is drawn uniformly over all context positions of all files (with replacement): a global
     position is drawn and mapped to (file, offset) through the cumulative per-file counts.
@@ -92,7 +93,7 @@ class FrameSampler:
       one batch.
     * **streamed** from the per-file memmaps: only the ``frames`` rows a vector needs are read, file by file (one
       gather per distinct file in the batch). Memory: one batch plus the open memmaps. Slower with many files:
-      a batch of 512 from 1,000 ten-second clips took 1.8 ms with every memmap open, against 0.2 ms in memory,
+      a batch of 512 from 1,000 ten-second clips took 1.8 ms with every memmap open, against 0.29 ms in memory,
       and 60 ms when at most 64 were open.
 
     Parameters
@@ -117,7 +118,8 @@ class FrameSampler:
         given alone: the other is 0 (mean) or 1 (std).
     max_open : int or None
         Streamed only: memmaps kept open at once (an LRU; each holds a file descriptor). None: every file, up to
-        half the process's open-file limit (``RLIMIT_NOFILE``; 256 where it cannot be read).
+        half the process's open-file limit (``RLIMIT_NOFILE``; 512 when it is unlimited, 256 where it cannot be
+        read).
     in_memory : bool or None
         True: hold the frames in memory; False: stream them from the memmaps; None: in memory when they take at
         most :data:`IN_MEMORY_MAX_BYTES`.

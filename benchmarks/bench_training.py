@@ -1,14 +1,15 @@
 """AEDetector training throughput through the kit's pipeline against a plain PyTorch loop.
 
-adskit: ``AEDetector.fit_sampler(FrameSampler(FeatureCache(...)))``, i.e. mini-batches of context vectors read
-from the on-disk memmaps of the feature cache, standardised, and the detector's loop (learning-rate schedule,
-clip, history, checks). Reference: the same model (same preset, same Glorot start) and batch size trained by
-a bare loop over one in-memory tensor (``X[randint]``, forward, loss, AMSGrad/Adam step). Both count the
-frames (rows) they train on; the ratio is adskit's frames/s over the reference's (target >= 0.9x). Both are timed
-from the model's construction to the last update (adskit's fit also reads and checks its first batch, estimates
-the statistics and scores the first rows for its threshold: about 15 ms, 3-4 % of the quick run's 60 updates). With BU the
-reference computes the same weights with :func:`adskit.kde.bu_weights` (the same bandwidth rule), so the row
-measures the pipeline, not the KDE (``bench_bu`` measures that).
+adskit: ``AEDetector.fit_sampler(FrameSampler(FeatureCache(...)))``, i.e. mini-batches of context vectors from
+the feature cache (its frames held in memory, the sampler's default up to 1 GiB), standardised, and the
+detector's loop (learning-rate schedule, clip, history, checks). Reference: the same model (same preset, same
+Glorot start) and batch size trained by a bare loop over one in-memory tensor (``X[randint]``, forward, loss,
+AMSGrad/Adam step). Both count the frames (rows) they train on; the ratio is adskit's frames/s over the
+reference's (target >= 0.9x). Both are timed from the model's construction to the last update (adskit's fit also
+reads and checks its first batch, estimates the statistics and scores the first rows for its threshold: about
+15 ms, 3-4 % of the quick run's 60 updates). With BU the reference computes the same weights with
+:func:`adskit.kde.bu_weights` (the same bandwidth rule), so the row measures the pipeline, not the KDE
+(``bench_bu`` measures that).
 """
 
 from __future__ import annotations

@@ -395,6 +395,48 @@ def test_frame_sampler_keeps_every_file_open_by_default_and_checks_max_open(tmp_
             FrameSampler(cache, paths, max_open=bad)
 
 
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"frames": 1.5}, "frames: expected an int >= 1"),
+        ({"frames": True}, "frames: expected an int >= 1"),
+        ({"frames": "x"}, "frames: expected an int >= 1"),
+        ({"frames": 0}, "frames: expected an int >= 1"),
+        ({"batch_size": 2.0}, "batch_size"),
+        ({"n_batches": 0}, "n_batches: expected an int >= 1"),
+        ({"n_batches": -2}, "n_batches"),
+        ({"n_batches": 2.7}, "n_batches"),
+        ({"n_batches": "3"}, "n_batches"),
+        ({"in_memory": "no"}, "in_memory: expected True, False or None"),
+        ({"mean": np.zeros(64)}, r"mean: expected 48 values \(frames=3 x n_mels=16\)"),  # CFG: 3 x 16
+        ({"std": np.ones(704)}, "std: expected 48 values"),
+        ({"mean": np.full(48, np.nan)}, "mean: expected finite values"),
+    ],
+)
+def test_frame_sampler_names_a_bad_argument(cached, kw, match):
+    cache, paths = cached
+    with pytest.raises(ValueError, match=match):
+        FrameSampler(cache, paths, **kw)
+
+
+def test_frame_sampler_paths_and_sizes(cached):
+    """One path (a str or Path, a file or a folder) is not a sequence of files; frames longer than every clip say
+    how long the longest is; sample(0) is empty in both modes and a bad n is named."""
+    cache, paths = cached
+    for one in (str(paths[0]), paths[0], str(paths[0].parent)):
+        with pytest.raises(ValueError, match="paths: expected a sequence of audio files"):
+            FrameSampler(cache, one)
+    longest = max(np.load(cache.entry(p), mmap_mode="r").shape[0] for p in paths)
+    with pytest.raises(ValueError, match=f"frames=1000 frames in 3 file.*the longest has {longest} frames"):
+        FrameSampler(cache, paths, frames=1000)
+    for in_memory in (True, False):
+        s = FrameSampler(cache, [str(p) for p in paths], in_memory=in_memory, random_state=0)
+        assert s.sample(0).shape == (0, CFG.dim) and s.batch(0).shape == (512, CFG.dim)
+        for bad in (-1, 2.5):
+            with pytest.raises(ValueError, match="n: expected an int >= 0"):
+                s.sample(bad)
+
+
 def test_frame_sampler_uniform_over_positions(cached):
     cache, paths = cached
     s = FrameSampler(cache, paths, random_state=0)
@@ -429,7 +471,7 @@ def test_standardised_batches_and_errors(cached):
     assert FrameSampler(cache, paths, std=std0).scale_[3] == 1 and np.all(stats.scale_ > 0)
     with pytest.raises(ValueError, match="batch_size"):
         FrameSampler(cache, paths, batch_size=0)
-    with pytest.raises(ValueError, match="no context vector of 1000 frames"):
+    with pytest.raises(ValueError, match="no context vector of frames=1000 frames"):
         FrameSampler(cache, paths, frames=1000)
     with pytest.raises(TypeError, match="endless"):
         len(FrameSampler(cache, paths))

@@ -62,10 +62,23 @@ def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
     return random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_paths(paths: Any) -> list[Path]:
+    """``paths`` as a list of Paths: a sequence of files, not one str or path (which would split into letters)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise ValueError(
+            f"paths: expected a sequence of audio files (e.g. FolderDataset(folder).paths), got one path {paths!r}"
+        )
+    return [Path(p) for p in paths]
+
+
 def _max_open(max_open: int | None, n_files: int) -> int:
     """The streamed sampler's LRU size: ``max_open``, or (None) every file up to half the open-file limit."""
     if max_open is not None:
-        if isinstance(max_open, bool) or not isinstance(max_open, (int, np.integer)) or max_open < 1:
+        if not _is_int(max_open) or max_open < 1:
             raise ValueError(f"max_open: expected an int >= 1 or None, got {max_open!r}")
         return int(max_open)
     try:
@@ -145,7 +158,9 @@ class FrameSampler:
     Raises
     ------
     ValueError
-        ``frames`` or ``batch_size`` < 1, ``max_open`` < 1, or no context vector at all in ``paths``.
+        ``paths`` is one path instead of a sequence; ``frames``, ``batch_size``, ``n_batches`` or ``max_open`` is
+        not an int >= 1 (or None where allowed); ``in_memory`` is not True, False or None; ``mean`` or ``std``
+        has not ``frames * n_mels`` finite values; or no file in ``paths`` holds a context vector (all too short).
     AudioFileError
         A file that is not cached and cannot be read.
 
@@ -168,14 +183,18 @@ class FrameSampler:
         in_memory: bool | None = None,
     ) -> None:
         self.cache = cache
-        self.paths = [Path(p) for p in paths]
+        self.paths = _check_paths(paths)
+        if frames is not None and (not _is_int(frames) or frames < 1):
+            raise ValueError(f"frames: expected an int >= 1 or None, got {frames!r}")
         self.frames = cache.cfg.frames if frames is None else int(frames)
-        if self.frames < 1:
-            raise ValueError(f"frames: expected an int >= 1, got {frames!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if not _is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
         self.batch_size = int(batch_size)
-        self.n_batches = n_batches
+        if n_batches is not None and (not _is_int(n_batches) or n_batches < 1):
+            raise ValueError(f"n_batches: expected an int >= 1 or None, got {n_batches!r}")
+        self.n_batches = None if n_batches is None else int(n_batches)
+        if in_memory is not None and not isinstance(in_memory, (bool, np.bool_)):
+            raise ValueError(f"in_memory: expected True, False or None, got {in_memory!r}")
         self.rng = _rng(random_state)
         self.max_open = _max_open(max_open, len(self.paths))
         self._open: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -192,9 +211,10 @@ class FrameSampler:
         self.counts_ = counts
         self.n_vectors_ = int(self.counts_.sum())
         if self.n_vectors_ == 0:
+            longest = f"the longest has {int(lengths.max())} frames" if len(lengths) else "no file given"
             raise ValueError(
-                f"paths: no context vector of {self.frames} frames in {len(self.paths)} file(s) "
-                "(no file, or every clip is too short)"
+                f"paths, frames: no context vector of frames={self.frames} frames in {len(self.paths)} file(s) "
+                f"({longest})"
             )
         self._starts = np.concatenate([[0], np.cumsum(self.counts_)])
         self.dim_ = self.frames * cache.cfg.n_mels
@@ -208,8 +228,20 @@ class FrameSampler:
         self.scale_: np.ndarray | None = None
         if mean is not None or std is not None:
             d = self.dim_
-            self.mean_ = np.zeros(d, np.float32) if mean is None else np.asarray(mean, np.float32).reshape(d)
-            self.scale_ = np.ones(d, np.float32) if std is None else safe_scale(np.asarray(std, np.float32).reshape(d))
+            self.mean_ = np.zeros(d, np.float32) if mean is None else self._statistic(mean, "mean")
+            self.scale_ = np.ones(d, np.float32) if std is None else safe_scale(self._statistic(std, "std"))
+
+    def _statistic(self, value: Any, name: str) -> np.ndarray:
+        """``mean`` or ``std`` as a finite float32 (dim_,) array, or a ValueError naming it and the expected size."""
+        a = np.asarray(value, dtype=np.float32)
+        if a.size != self.dim_:
+            raise ValueError(
+                f"{name}: expected {self.dim_} values (frames={self.frames} x n_mels={self.cache.cfg.n_mels}), got "
+                f"shape {a.shape}: statistics of another feature configuration or context length?"
+            )
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+        return a.reshape(self.dim_)
 
     def _read_all(self, lengths: np.ndarray, n_mels: int) -> tuple[np.ndarray, np.ndarray]:
         """Every file's frames, one after the other in one (sum T, n_mels) float32 array read once (one file open
@@ -254,6 +286,10 @@ class FrameSampler:
 
     def _draw(self, n: int) -> np.ndarray:
         """``n`` random context vectors, raw: (n, dim_) float32, a new array."""
+        if not _is_int(n) or n < 0:
+            raise ValueError(f"n: expected an int >= 0, got {n!r}")
+        if n == 0:
+            return np.empty((0, self.dim_), dtype=np.float32)
         files, offsets = self.locate(n)
         if self._all is not None:
             return self._all[self._first[files] + offsets]
@@ -285,15 +321,20 @@ class FrameSampler:
 
         Parameters
         ----------
-        n : int or None
+        n : int >= 0 or None
             Number of vectors; None uses ``batch_size``.
 
         Returns
         -------
         X : np.ndarray [shape=(n, frames * n_mels)], float32
             ``(X - mean_) / scale_``, or the raw vectors when ``mean_`` is None.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not an int >= 0.
         """
-        X = self._draw(self.batch_size if n is None else int(n))
+        X = self._draw(self.batch_size if n is None else n)
         if self.mean_ is not None:
             X -= self.mean_
             X /= self.scale_

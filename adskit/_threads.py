@@ -75,13 +75,17 @@ def runnable_elsewhere() -> int | None:
     """Tasks of other processes that are runnable now (Linux), or None where the OS does not say.
 
     ``/proc/loadavg``'s fourth field counts the runnable tasks of the whole system, this process's own threads
-    included (at least the reading one); those are subtracted. A reading that finds some is confirmed: it is the
-    median of :data:`_CONFIRM` readings :data:`_GAP` seconds apart (about 8 ms). Single readings were wrong often:
-    on an idle 2-core machine, at the start of 12 AE fits right after other work of the same process, 5 first
-    readings saw one task elsewhere, and 2 ms later none (a task for a moment, or threads changing state between
-    the two files read), and those fits ran on one thread and took about 35 % longer. A process that keeps a core
-    busy is runnable at every reading. The answer is kept for :data:`_TTL` seconds, so that many short calls in a
-    row read ``/proc`` once (a reading costs ~50 us).
+    included (at least the reading one); those are subtracted. A reading that finds some is confirmed: the answer
+    is the (lower) median of it and the readings taken :data:`_GAP` seconds apart after it (:data:`_CONFIRM` in
+    all, about 8 ms); readings that fail are left out, and with none left the first counts as unconfirmed (0).
+    Single readings were wrong often: on an idle 2-core machine, at the start of 12 AE fits right after other work
+    of the same process, 5 first readings saw one task elsewhere, and 2 ms later none (a task for a moment, or
+    threads changing state between the two files read), and those fits ran on one thread and took about 35 %
+    longer. A process that keeps a core busy is runnable at every reading. The answer is kept for :data:`_TTL`
+    seconds, so that many short calls in a row read ``/proc`` once (a reading costs ~50 us).
+
+    The count is system-wide, and the cores are this process's CPU affinity: a container's CPU quota (cgroups) is
+    not read.
     """
     now = time.monotonic()
     if now - _last[0] < _TTL:
@@ -92,8 +96,9 @@ def runnable_elsewhere() -> int | None:
         for _ in range(_CONFIRM - 1):
             time.sleep(_GAP)
             r = _reading()
-            seen.append(value if r is None else r)
-        value = sorted(seen)[len(seen) // 2]
+            if r is not None:  # a reading that failed confirms nothing
+                seen.append(r)
+        value = sorted(seen)[(len(seen) - 1) // 2] if len(seen) > 1 else 0  # lower median; unconfirmed: idle
     _last[:] = [time.monotonic(), value]
     return value
 

@@ -108,6 +108,32 @@ def test_a_busy_reading_is_confirmed(tmp_path, monkeypatch, fresh_reading, total
     assert len(slept) == n_read - 1 and all(s == _threads._GAP for s in slept)
 
 
+@pytest.mark.parametrize(
+    ("later", "expected"),
+    [
+        (["gone", "gone", "gone", "gone"], 0),  # the first reading is never confirmed: not busy
+        (["3/9", "gone", "junk", "gone"], 2),  # failed readings are left out: median of (2, 2)
+        (["1/9", "gone", "3/9", "1/9"], 0),  # lower median of (2, 0, 2, 0)
+    ],
+)
+def test_a_failed_confirming_reading_confirms_nothing(tmp_path, monkeypatch, fresh_reading, later, expected):
+    """A confirming reading that fails (the file gone or garbled) is left out, not replaced by the busy first one."""
+    loadavg, tasks = _fake_proc(tmp_path, 3, ["R"])
+    monkeypatch.setattr(_threads, "_LOADAVG", loadavg)
+    monkeypatch.setattr(_threads, "_SELF_TASKS", tasks)
+    steps = iter(later)
+
+    def sleep(seconds):
+        state, f = next(steps), tmp_path / "loadavg"
+        if state == "gone":
+            f.unlink(missing_ok=True)
+        else:
+            f.write_text("garbage\n" if state == "junk" else f"0 0 0 {state} 1\n")
+
+    monkeypatch.setattr(_threads.time, "sleep", sleep)
+    assert runnable_elsewhere() == expected
+
+
 def test_runnable_elsewhere_unknown_without_proc(tmp_path, monkeypatch, fresh_reading):
     monkeypatch.setattr(_threads, "_LOADAVG", str(tmp_path / "missing"))
     assert runnable_elsewhere() is None

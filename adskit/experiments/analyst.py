@@ -10,9 +10,9 @@
 2. **Hold-out by clip.** A ``calibration_fraction`` share of the clips (at least 2, drawn with ``seed``) is held
    out; the detector never sees them.
 3. **Training.** One :class:`adskit.detectors.AEDetector` (a preset, default ``"dcase2020"``, the DCASE 2020
-   Task 2 baseline) trained on random mini-batches of the other clips' context vectors, streamed from a
-   feature cache (:class:`adskit.audio.batches.FrameSampler`: memory is one batch, not the data set). Everything
-   data-dependent is set from the training clips alone: the input standardisation (mean and std of all their
+   Task 2 baseline) trained on random mini-batches of the other clips' context vectors, drawn from a feature
+   cache (:class:`adskit.audio.batches.FrameSampler`: memory is the clips' log-mel frames, held once up to 1 GiB,
+   not their context vectors). Everything data-dependent is set from the training clips alone: the input standardisation (mean and std of all their
    vectors, :func:`adskit.audio.cache.dataset_stats`), the BU bandwidth (the detector's rule on its first
    batches) and C (``C="auto"``: ``c_factor`` x the running maximum of the normal scores after a warm-up;
    ``c_factor`` 1 here, as ``adskit sound`` measured best). SNP and BU also train on something-else sounds: a

@@ -33,6 +33,38 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
 
+def _status_mib(field: str) -> float | None:
+    """``VmRSS`` / ``VmHWM`` of /proc/self/status (Linux) in MiB, None where it cannot be read."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return float(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _peak_mib() -> float:
+    """This process's peak RSS (MiB): ``VmHWM``, or ``ru_maxrss`` where /proc is missing."""
+    import resource
+
+    hwm = _status_mib("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _reset_peak() -> float:
+    """Reset the peak to the current RSS (Linux: clear_refs 5) and return the RSS now (MiB). Without it an earlier
+    transient peak (imports) can hide a later one (the quick run's sklearn fit once measured 0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        now = _status_mib("VmRSS")
+    except OSError:
+        now = None
+    return now if now is not None else _peak_mib()
+
+
 def _make_clips(folder: Path, n_clips: int, duration: float) -> None:
     from adskit.audio.io import save_audio
     from adskit.audio.synth import MACHINES, generate_clip
@@ -46,11 +78,9 @@ def _make_clips(folder: Path, n_clips: int, duration: float) -> None:
 
 def _child(root: str, cache_dir: str, n_steps: int, batch_size: int) -> dict:
     """The measured process: cache every clip, then train; report the RSS high-water marks (MiB)."""
-    import resource
     import time
 
-    def peak_mib() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    peak_mib = _peak_mib
 
     import torch
 
@@ -141,35 +171,10 @@ def _run(n_clips: int, duration: float, n_steps: int, batch_size: int):
 
 def _gmm_child(side: str, n: int, d: int) -> dict:
     """Peak RSS (MiB) before and after one diagonal GMM fit of ``side`` ("adskit" or "sklearn") on (n, d) data."""
-    import resource
     import warnings
 
     import numpy as np
     import torch
-
-    def status_mib(field: str) -> float | None:  # VmRSS / VmHWM of /proc/self/status (Linux), in MiB
-        try:
-            with open("/proc/self/status") as fh:
-                for line in fh:
-                    if line.startswith(field + ":"):
-                        return float(line.split()[1]) / 1024.0  # kB
-        except OSError:
-            pass
-        return None
-
-    def reset_peak() -> float:
-        """Reset the high-water mark to the current RSS (Linux: clear_refs 5); the RSS now, MiB. Without it an
-        earlier transient peak (imports) can hide the fit's (the quick run's sklearn fit once measured 0)."""
-        try:
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")
-            return status_mib("VmRSS")
-        except OSError:
-            return peak_mib()
-
-    def peak_mib() -> float:
-        hwm = status_mib("VmHWM")
-        return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB
 
     torch.set_num_threads(1)
     from threadpoolctl import threadpool_limits
@@ -184,11 +189,11 @@ def _gmm_child(side: str, n: int, d: int) -> dict:
         from sklearn.mixture import GaussianMixture
 
         model = GaussianMixture(**kw)
-    before = reset_peak()
+    before = _reset_peak()
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")  # 3 iterations do not converge, on purpose
         model.fit(X)
-    return {"before_mib": before, "peak_mib": peak_mib(), "data_mib": X.nbytes / 2**20}
+    return {"before_mib": before, "peak_mib": _peak_mib(), "data_mib": X.nbytes / 2**20}
 
 
 def _run_gmm(n: int, d: int):
